@@ -1,0 +1,42 @@
+"""Argument converters shared by the commands; each raises Redis' exact error.
+
+(fakeredis' C{Int.decode}, Redis' getLongLongFromObjectOrReply.)
+"""
+
+from sonic import errors
+from sonic.errors import CommandError
+from sonic.util import string2ll
+
+__all__ = ["to_int", "to_float", "to_db_index", "upper"]
+
+
+def to_int(value, message=errors.NOT_INTEGER):
+    """C{value} (bytes) as a signed 64-bit integer, or CommandError(C{message})."""
+    n = string2ll(value)
+    if n is None:
+        raise CommandError(message)
+    return n
+
+
+def to_float(value, message=errors.NOT_FLOAT):
+    """C{value} as a double (strtod rules, NaN refused), or CommandError(C{message})."""
+    from sonic.util import string2ld
+    v = string2ld(value)
+    if v is None:
+        raise CommandError(message)
+    return v
+
+
+def to_db_index(value, count):
+    """A database number for SELECT/MOVE/SWAPDB."""
+    n = string2ll(value)
+    if n is None:
+        raise CommandError(errors.INVALID_DB_INDEX if False else errors.NOT_INTEGER)
+    if n < 0 or n >= count:
+        raise CommandError(errors.DB_INDEX_OUT_OF_RANGE)
+    return n
+
+
+def upper(value):
+    """An option word upper-cased for comparison (C{b"ex"} -> C{b"EX"})."""
+    return value.upper()

@@ -1,0 +1,330 @@
+"""Configuration: the directives sonic knows, redis.conf parsing, CONFIG GET/SET.
+
+Every directive has one row in L{DIRECTIVES}: its kind (integer, memory
+size, yes/no, one-of, string, or a special form), Redis 7.0's default, its
+range, whether CONFIG SET may change it at run time, and its aliases.  The
+same row validates a line of a config file, a C{--directive value} command
+line option and a CONFIG SET, with Redis' error texts for CONFIG SET.
+
+Directives that Redis has and sonic accepts without acting on them are
+listed too (C{effect=False}) so configuration files written for redis-server
+load and monitoring tools that CONFIG GET them get Redis' answer; README.rst
+lists them.
+"""
+
+
+import os
+
+from sonic.resp import split_args
+
+__all__ = ["Config", "ConfigError", "DIRECTIVES", "parse_file", "parse_args"]
+
+
+class ConfigError(Exception):
+    """A directive or value sonic refuses; C{str()} is the one-line reason."""
+
+
+def memtoll(text):
+    """Redis' memtoll: C{1k}=1000, C{1kb}=1024, C{m}, C{mb}, C{g}, C{gb}; None if invalid."""
+    t = text.strip().lower()
+    units = [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10),
+             ("g", 10 ** 9), ("m", 10 ** 6), ("k", 1000), ("b", 1)]
+    mul = 1
+    for suffix, m in units:
+        if t.endswith(suffix):
+            t = t[:-len(suffix)]
+            mul = m
+            break
+    try:
+        if not t or t.strip() != t:
+            return None
+        return int(t) * mul
+    except ValueError:
+        return None
+
+
+class Directive(object):
+    """One configuration directive.
+
+    @ivar kind: C{"int"}, C{"memory"}, C{"bool"}, C{"enum"}, C{"string"},
+        C{"list"} (space-separated words, kept as one string).
+    @ivar effect: False for directives accepted for compatibility only.
+    """
+
+    def __init__(self, name, kind, default, mutable=True, low=None, high=None,
+                 choices=(), aliases=(), effect=True, sonic=False, clamp=None):
+        self.name = name
+        self.kind = kind
+        self.default = default
+        self.mutable = mutable
+        self.low = low
+        self.high = high
+        self.choices = tuple(choices)
+        self.aliases = tuple(aliases)
+        self.effect = effect
+        self.sonic = sonic
+        self.clamp = clamp
+
+    def parse(self, words):
+        """Validate C{words} (list of str); return the value or raise ConfigError."""
+        kind = self.kind
+        if kind in ("list", "string"):
+            if kind == "string" and len(words) != 1:
+                raise ConfigError("wrong number of arguments")
+            return " ".join(words)
+        if len(words) != 1:
+            raise ConfigError("wrong number of arguments")
+        text = words[0]
+        if kind == "bool":
+            low = text.lower()
+            if low not in ("yes", "no"):
+                raise ConfigError("argument must be 'yes' or 'no'")
+            return low == "yes"
+        if kind == "enum":
+            low = text.lower()
+            if low not in self.choices:
+                raise ConfigError("argument(s) must be one of the following: %s" % ", ".join(self.choices))
+            return low
+        if kind == "memory":
+            value = memtoll(text)
+            if value is None:
+                raise ConfigError("argument must be a memory value")
+        else:
+            try:
+                value = int(text)
+            except ValueError:
+                raise ConfigError("argument couldn't be parsed into an integer")
+        low, high = self.low, self.high
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ConfigError("argument must be between %d and %d inclusive" % (low, high))
+        if self.clamp is not None:
+            value = min(value, self.clamp)
+        return value
+
+    def format(self, value):
+        """The value as CONFIG GET shows it."""
+        if self.kind == "bool":
+            return "yes" if value else "no"
+        return str(value)
+
+
+INT_MAX = (1 << 31) - 1
+LLONG_MAX = (1 << 63) - 1
+POLICIES = ("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+            "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction")
+
+_ROWS = [
+    # Network and process
+    Directive("port", "int", 6379, low=0, high=65535),
+    Directive("bind", "list", "127.0.0.1 -::1", mutable=False),
+    Directive("protected-mode", "bool", True),
+    Directive("tcp-backlog", "int", 511, mutable=False, low=0, high=INT_MAX),
+    Directive("timeout", "int", 0, low=0, high=INT_MAX),
+    Directive("tcp-keepalive", "int", 300, low=0, high=INT_MAX),
+    Directive("maxclients", "int", 10000, low=1, high=INT_MAX),
+    Directive("daemonize", "bool", False, mutable=False, effect=False),
+    Directive("supervised", "enum", "no", mutable=False, choices=("upstart", "systemd", "auto", "no"), effect=False),
+    Directive("pidfile", "string", "", mutable=False),
+    Directive("loglevel", "enum", "notice", choices=("debug", "verbose", "notice", "warning", "nothing")),
+    Directive("logfile", "string", "", mutable=False),
+    Directive("always-show-logo", "bool", False, mutable=False, effect=False),
+    Directive("set-proc-title", "bool", True, mutable=False, effect=False),
+    Directive("unixsocket", "string", "", mutable=False, effect=False),
+    Directive("unixsocketperm", "int", 0, mutable=False, low=0, high=0o777, effect=False),
+    Directive("io-threads", "int", 1, mutable=False, low=1, high=128, effect=False),
+    Directive("enable-debug-command", "enum", "local", mutable=False, choices=("no", "yes", "local")),
+    Directive("hz", "int", 10, low=0, high=INT_MAX, clamp=500, effect=False),
+    # Keyspace
+    Directive("databases", "int", 16, mutable=False, low=1, high=INT_MAX),
+    Directive("shards", "int", 16, mutable=False, low=1, high=16384, sonic=True),
+    Directive("proto-max-bulk-len", "memory", 512 * 1024 * 1024, low=1024 * 1024, high=LLONG_MAX),
+    Directive("client-query-buffer-limit", "memory", 1 << 30, low=1024 * 1024, high=LLONG_MAX),
+    Directive("hiredis-parser", "bool", True, mutable=False, sonic=True),
+    Directive("output-pause-bytes", "memory", 1 << 20, low=1024, high=LLONG_MAX, sonic=True),
+    # Security
+    Directive("requirepass", "string", ""),
+    # Memory
+    Directive("maxmemory", "memory", 0, low=0, high=LLONG_MAX),
+    Directive("maxmemory-policy", "enum", "noeviction", choices=POLICIES),
+    Directive("maxmemory-samples", "int", 5, low=1, high=64, effect=False),
+    Directive("lazyfree-lazy-eviction", "bool", False, effect=False),
+    Directive("lazyfree-lazy-expire", "bool", False, effect=False),
+    Directive("lazyfree-lazy-server-del", "bool", False, effect=False),
+    Directive("lazyfree-lazy-user-del", "bool", False, effect=False),
+    Directive("lazyfree-lazy-user-flush", "bool", False, effect=False),
+    Directive("activerehashing", "bool", True, effect=False),
+    Directive("activedefrag", "bool", False, effect=False),
+    # Compression at rest (sonic)
+    Directive("compression", "enum", "gzip", choices=("gzip", "none"), sonic=True),
+    Directive("compression-threshold", "memory", 1024, low=1, high=LLONG_MAX, sonic=True),
+    Directive("compression-level", "int", 1, low=1, high=9, sonic=True),
+    Directive("compression-min-saving", "int", 20, low=0, high=99, sonic=True),
+    Directive("compression-thread-threshold", "memory", 64 * 1024, low=1, high=LLONG_MAX, sonic=True),
+    # Persistence (accepted; the persistence issue gives them effect)
+    Directive("dir", "string", ""),
+    Directive("dbfilename", "string", "dump.rdb"),
+    Directive("save", "list", "3600 1 300 100 60 10000", effect=False),
+    Directive("rdbcompression", "bool", True, effect=False),
+    Directive("rdbchecksum", "bool", True, effect=False),
+    Directive("stop-writes-on-bgsave-error", "bool", True, effect=False),
+    Directive("appendonly", "bool", False, effect=False),
+    Directive("appendfsync", "enum", "everysec", choices=("always", "everysec", "no"), effect=False),
+    Directive("appendfilename", "string", "appendonly.aof", mutable=False, effect=False),
+    Directive("appenddirname", "string", "appendonlydir", mutable=False, effect=False),
+    Directive("auto-aof-rewrite-percentage", "int", 100, low=0, high=INT_MAX, effect=False),
+    Directive("auto-aof-rewrite-min-size", "memory", 64 * 1024 * 1024, low=0, high=LLONG_MAX, effect=False),
+    Directive("aof-load-truncated", "bool", True, effect=False),
+    Directive("aof-use-rdb-preamble", "bool", True, effect=False),
+    # Replication (accepted; the replication issue gives them effect)
+    Directive("replicaof", "list", "", aliases=("slaveof",), effect=False),
+    Directive("masterauth", "string", "", effect=False),
+    Directive("masteruser", "string", "", effect=False),
+    Directive("replica-read-only", "bool", True, aliases=("slave-read-only",)),
+    Directive("replica-serve-stale-data", "bool", True, aliases=("slave-serve-stale-data",), effect=False),
+    Directive("replica-priority", "int", 100, low=0, high=INT_MAX, aliases=("slave-priority",), effect=False),
+    Directive("repl-backlog-size", "memory", 1024 * 1024, low=1, high=LLONG_MAX, effect=False),
+    Directive("repl-ping-replica-period", "int", 10, low=1, high=INT_MAX, aliases=("repl-ping-slave-period",), effect=False),
+    Directive("repl-timeout", "int", 60, low=1, high=INT_MAX, effect=False),
+    Directive("repl-diskless-sync", "bool", True, effect=False),
+    Directive("min-replicas-to-write", "int", 0, low=0, high=INT_MAX, aliases=("min-slaves-to-write",), effect=False),
+    Directive("min-replicas-max-lag", "int", 10, low=0, high=INT_MAX, aliases=("min-slaves-max-lag",), effect=False),
+    # Monitoring and scripting (accepted; later issues give them effect)
+    Directive("slowlog-log-slower-than", "int", 10000, low=-1, high=LLONG_MAX, effect=False),
+    Directive("slowlog-max-len", "int", 128, low=0, high=LLONG_MAX, effect=False),
+    Directive("latency-monitor-threshold", "int", 0, low=0, high=LLONG_MAX, effect=False),
+    Directive("notify-keyspace-events", "string", "", effect=False),
+    Directive("busy-reply-threshold", "int", 5000, low=0, high=LLONG_MAX, aliases=("lua-time-limit",), effect=False),
+    Directive("client-output-buffer-limit", "list",
+              "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", effect=False),
+    Directive("cluster-enabled", "bool", False, mutable=False, effect=False),
+    # Encodings (reported by OBJECT ENCODING)
+    Directive("hash-max-listpack-entries", "int", 128, low=0, high=LLONG_MAX, aliases=("hash-max-ziplist-entries",)),
+    Directive("hash-max-listpack-value", "int", 64, low=0, high=LLONG_MAX, aliases=("hash-max-ziplist-value",)),
+    Directive("list-max-listpack-size", "int", -2, low=-5, high=INT_MAX, aliases=("list-max-ziplist-size",)),
+    Directive("list-compress-depth", "int", 0, low=0, high=INT_MAX, effect=False),
+    Directive("set-max-intset-entries", "int", 512, low=0, high=LLONG_MAX),
+    Directive("zset-max-listpack-entries", "int", 128, low=0, high=LLONG_MAX, aliases=("zset-max-ziplist-entries",)),
+    Directive("zset-max-listpack-value", "int", 64, low=0, high=LLONG_MAX, aliases=("zset-max-ziplist-value",)),
+]
+
+DIRECTIVES = {}
+for _row in _ROWS:
+    DIRECTIVES[_row.name] = _row
+    for _alias in _row.aliases:
+        DIRECTIVES[_alias] = _row
+
+
+class Config(object):
+    """The running configuration: directive name -> value, with change hooks.
+
+    Attribute access uses the name with dashes turned into underscores
+    (C{config.requirepass}, C{config.compression_threshold}).
+    """
+
+    def __init__(self, **overrides):
+        values = {}
+        for row in _ROWS:
+            values[row.name] = row.default
+        values["dir"] = os.getcwd()
+        object.__setattr__(self, "_values", values)
+        object.__setattr__(self, "_hooks", {})
+        for key, value in overrides.items():
+            values[key.replace("_", "-")] = value
+
+    def __getattr__(self, attr):
+        try:
+            return self._values[attr.replace("_", "-")]
+        except KeyError:
+            raise AttributeError(attr)
+
+    def __setattr__(self, attr, value):
+        self.set_value(attr.replace("_", "-"), value)
+
+    def get(self, name):
+        """The value of directive C{name} (or an alias)."""
+        return self._values[DIRECTIVES[name].name]
+
+    def set_value(self, name, value):
+        """Store a validated value and run the directive's change hooks."""
+        name = DIRECTIVES[name].name
+        self._values[name] = value
+        for hook in self._hooks.get(name, ()):
+            hook(value)
+
+    def on_change(self, name, hook):
+        """Call C{hook(value)} whenever C{name} changes (CONFIG SET, at start-up)."""
+        self._hooks.setdefault(name, []).append(hook)
+
+    def apply(self, name, words, runtime=False):
+        """Validate and set C{name} from its words; raise ConfigError with the reason."""
+        row = DIRECTIVES.get(name.lower())
+        if row is None:
+            raise ConfigError("unknown directive '%s'" % name)
+        if runtime and not row.mutable:
+            raise ConfigError("can't set immutable config")
+        value = row.parse(list(words))
+        self.set_value(row.name, value)
+        return row
+
+    def matching(self, pattern):
+        """(name, formatted value) for every directive matching the glob C{pattern}."""
+        from sonic.glob import stringmatch
+        out = []
+        for row in _ROWS:
+            for name in (row.name,) + row.aliases:
+                if stringmatch(pattern, name.encode(), nocase=True):
+                    out.append((name, row.format(self._values[row.name])))
+        return out
+
+
+def parse_file(path, config):
+    """Apply a redis.conf-syntax file to C{config}; ConfigError names the file and line."""
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    for number, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line or line.startswith(b"#"):
+            continue
+        words = split_args(line)
+        if words is None:
+            raise ConfigError("%s line %d: unbalanced quotes in '%s'" % (
+                path, number, line.decode("utf-8", "replace")))
+        name = words[0].decode("utf-8", "replace").lower()
+        args = [w.decode("utf-8", "surrogateescape") for w in words[1:]]
+        if name == "include":
+            for inc in args:
+                parse_file(inc, config)
+            continue
+        try:
+            config.apply(name, args)
+        except ConfigError as e:
+            raise ConfigError("%s line %d: %s: %s" % (path, number, name, e))
+
+
+def parse_args(argv, config):
+    """Apply C{[conffile] --directive value ... } (redis-server's syntax) to C{config}."""
+    args = list(argv)
+    if args and not args[0].startswith("--"):
+        parse_file(args.pop(0), config)
+    while args:
+        opt = args.pop(0)
+        if not opt.startswith("--") or len(opt) < 3:
+            raise ConfigError("invalid argument '%s': expected --directive value" % opt)
+        name = opt[2:].lower()
+        words = []
+        while args and not args[0].startswith("--"):
+            words.append(args.pop(0))
+        if name in ("save", "replicaof", "slaveof", "bind") and not words:
+            words = [""]
+        try:
+            config.apply(name, words)
+        except ConfigError as e:
+            raise ConfigError("option --%s: %s" % (name, e))
+
+
+def is_glob(pattern):
+    """Whether C{pattern} has glob characters."""
+    return any(c in pattern for c in "*?[")
+
+
+

@@ -1,0 +1,193 @@
+"""Per-client state and the command pipeline every request goes through.
+
+L{execute} is Redis' processCommand: look the command up (subcommands
+included), check its arity, authentication and flags, queue it inside MULTI,
+take the time snapshot, then call the handler.  Handlers never count their
+own arguments and never encode replies: they return plain values (see
+L{sonic.resp}) or raise L{CommandError}.
+"""
+
+import logging
+import time
+
+from sonic import errors
+from sonic.errors import CommandError
+from sonic.registry import TABLE
+from sonic.resp import QUEUED, Error
+
+__all__ = ["Client", "execute", "run_transaction"]
+
+log = logging.getLogger("sonic")
+
+#: Commands that run at once inside MULTI instead of being queued.
+MULTI_IMMEDIATE = frozenset(["exec", "discard", "multi", "watch", "quit", "reset"])
+
+
+class Client(object):
+    """What the server knows about one connection.
+
+    @ivar server: the L{sonic.server.Server}.
+    @ivar db: the selected L{sonic.store.Database}.
+    @ivar resp: 2 or 3, set by HELLO.
+    @ivar authenticated: whether AUTH (or HELLO AUTH) succeeded, or no
+        password is required.
+    @ivar multi: None, or the list of queued argv inside MULTI.
+    @ivar multi_error: a command failed to queue: EXEC answers EXECABORT.
+    @ivar watched: (db, key, was_live) for each key WATCHed by this client;
+        C{was_live} says whether the key existed (unexpired) at WATCH time.
+    @ivar dirty_cas: a WATCHed key changed: EXEC answers a null array.
+    @ivar argv: the words of the command running now.
+    """
+
+    def __init__(self, server, addr="", laddr=""):
+        self.server = server
+        self.id = server.next_client_id()
+        self.dbnum = 0
+        self.db = server.store.dbs[0]
+        self.resp = 2
+        self.name = None
+        self.lib_name = None
+        self.lib_ver = None
+        self.authenticated = not server.config.requirepass
+        self.user = "default"
+        self.multi = None
+        self.multi_error = False
+        self.watched = []
+        self.dirty_cas = False
+        self.argv = ()
+        self.addr = addr
+        self.laddr = laddr
+        self.created = time.time()
+        self.last_interaction = self.created
+        self.last_cmd = "NULL"
+        self.reply_mode = "on"      # CLIENT REPLY on|off|skip
+        self.close_after_reply = False
+        self.no_evict = False
+        self.flags = ""
+
+    # Overridden by the protocol; defaults keep the dispatcher usable alone.
+    def close(self):
+        """Close the connection after pending replies (QUIT, CLIENT KILL)."""
+        self.close_after_reply = True
+
+    def select(self, index):
+        """Switch to database C{index}."""
+        self.dbnum = index
+        self.db = self.server.store.dbs[index]
+
+    def unwatch(self):
+        """Forget every WATCHed key."""
+        for db, key, _ in self.watched:
+            clients = db.watched.get(key)
+            if clients is not None:
+                clients.discard(self)
+                if not clients:
+                    del db.watched[key]
+        self.watched = []
+        self.dirty_cas = False
+
+
+def _unknown(argv):
+    args = "".join("'%s' " % a[:128].decode("utf-8", "replace") for a in argv[1:])
+    return CommandError(errors.sanitize(errors.UNKNOWN_COMMAND % (
+        argv[0][:128].decode("utf-8", "replace"), args)))
+
+
+def resolve(argv):
+    """The spec that runs C{argv}, subcommands resolved; raises Redis' errors."""
+    spec = TABLE.get(argv[0])
+    if spec is None:
+        spec = TABLE.get(argv[0].lower())
+        if spec is None:
+            raise _unknown(argv)
+    if spec.subcommands and len(argv) > 1:
+        sub = spec.subcommands.get(argv[1])
+        if sub is None:
+            sub = spec.subcommands.get(argv[1].lower())
+            if sub is None:
+                raise CommandError(errors.sanitize(errors.UNKNOWN_SUBCOMMAND % (
+                    argv[1][:128].decode("utf-8", "replace"), spec.fullname.upper())))
+        spec = sub
+    arity = spec.arity
+    argc = len(argv)
+    if (arity > 0 and argc != arity) or argc < -arity:
+        raise CommandError(errors.WRONG_ARITY % spec.fullname)
+    return spec
+
+
+def execute(client, argv):
+    """Run one command for C{client}; return its reply value.
+
+    @raise CommandError: the reply is that error; the connection stays.
+    """
+    spec = None
+    try:
+        spec = resolve(argv)
+        if not client.authenticated and not spec.no_auth:
+            raise CommandError(errors.NOAUTH)
+        server = client.server
+        if client.multi is not None:
+            if spec.no_multi:
+                raise CommandError(errors.NOT_IN_MULTI)
+            if spec.fullname not in MULTI_IMMEDIATE:
+                check_state(server, spec)
+                client.multi.append((spec, argv))
+                return QUEUED
+        check_state(server, spec)
+    except CommandError:
+        if client.multi is not None:
+            client.multi_error = True
+        if spec is not None:
+            spec.rejected_calls += 1
+        raise
+    return call(client, spec, argv)
+
+
+def check_state(server, spec):
+    """Refusals that depend on the server's state: read-only replica, OOM."""
+    if spec.write and server.replica_read_only and server.master_host is not None:
+        raise CommandError(errors.READONLY)
+    if spec.denyoom and server.config.maxmemory and server.over_maxmemory():
+        raise CommandError(errors.OOM)
+
+
+def call(client, spec, argv):
+    """Take the time snapshot and run the handler, with accounting."""
+    server = client.server
+    server.store.snapshot()
+    client.argv = argv
+    client.last_cmd = spec.fullname
+    start = time.perf_counter()
+    try:
+        if spec.parent is not None:
+            result = spec.handler(client, *argv[2:])
+        else:
+            result = spec.handler(client, *argv[1:])
+    except CommandError:
+        spec.failed_calls += 1
+        raise
+    except Exception:
+        spec.failed_calls += 1
+        log.exception("Internal error running %r", [a[:64] for a in argv[:8]])
+        raise CommandError("ERR internal error running '%s': see the server log" % spec.fullname)
+    finally:
+        spec.calls += 1
+        spec.usec += int((time.perf_counter() - start) * 1e6)
+        server.stat_commands += 1
+    return result
+
+
+def run_transaction(client):
+    """EXEC: run the queued commands and return their replies as one array.
+
+    Inside, each command's error becomes an L{Error} element, as in Redis.
+    """
+    queued = client.multi
+    client.multi = None
+    results = []
+    for spec, argv in queued:
+        try:
+            results.append(call(client, spec, argv))
+        except CommandError as e:
+            results.append(Error(e.message))
+    return results

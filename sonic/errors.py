@@ -1,0 +1,94 @@
+"""Every error reply sonic sends, as Redis 7.0 words it, and the exceptions that carry them.
+
+Strings here include their error code (``ERR``, ``WRONGTYPE``...): the encoder
+adds only the leading ``-``.  Keep them byte for byte equal to redis-server
+7.0's (parity tests check them); clients such as redis-py map the code prefix
+to exception classes, so even the first word matters.
+"""
+
+__all__ = ["CommandError", "ProtocolError"]
+
+
+class CommandError(Exception):
+    """A command failed; the client gets C{-<message>} and stays connected.
+
+    @ivar message: the reply text without the leading C{-}, e.g.
+        C{"ERR syntax error"}.
+    """
+
+    def __init__(self, message):
+        Exception.__init__(self, message)
+        self.message = message
+
+
+class ProtocolError(Exception):
+    """The client broke RESP framing; it gets C{-<message>} and is disconnected.
+
+    @ivar commands: the commands that parsed completely before the error, which
+        Redis still executes before answering the error.
+    """
+
+    def __init__(self, message, commands=()):
+        Exception.__init__(self, message)
+        self.message = message
+        self.commands = list(commands)
+
+
+# Generic
+SYNTAX = "ERR syntax error"
+WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+NOT_INTEGER = "ERR value is not an integer or out of range"
+NOT_FLOAT = "ERR value is not a valid float"
+NO_SUCH_KEY = "ERR no such key"
+INDEX_OUT_OF_RANGE = "ERR index out of range"
+OVERFLOW = "ERR increment or decrement would overflow"
+INCR_NAN_OR_INF = "ERR increment would produce NaN or Infinity"
+STRING_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+OFFSET_OUT_OF_RANGE = "ERR offset is out of range"
+INVALID_EXPIRE = "ERR invalid expire time in '%s' command"
+DB_INDEX_OUT_OF_RANGE = "ERR DB index is out of range"
+INVALID_DB_INDEX = "ERR invalid DB index"
+SAME_OBJECT = "ERR source and destination objects are the same"
+NOT_POSITIVE = "ERR value is out of range, must be positive"
+UNKNOWN_COMMAND = "ERR unknown command '%s', with args beginning with: %s"
+UNKNOWN_SUBCOMMAND = "ERR unknown subcommand '%s'. Try %s HELP."
+WRONG_ARITY = "ERR wrong number of arguments for '%s' command"
+NOAUTH = "NOAUTH Authentication required."
+WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
+AUTH_NOT_CONFIGURED = (
+    "ERR AUTH <password> called without any password configured for the default user. "
+    "Are you sure your configuration is correct?")
+READONLY = "READONLY You can't write against a read only replica."
+OOM = "OOM command not allowed when used memory > 'maxmemory'."
+BUSYKEY = "BUSYKEY Target key name already exists."
+TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
+TIMEOUT_NEGATIVE = "ERR timeout is negative"
+
+# Transactions
+MULTI_NESTED = "ERR MULTI calls can not be nested"
+EXEC_WITHOUT_MULTI = "ERR EXEC without MULTI"
+DISCARD_WITHOUT_MULTI = "ERR DISCARD without MULTI"
+WATCH_IN_MULTI = "ERR WATCH inside MULTI is not allowed"
+EXECABORT = "EXECABORT Transaction discarded because of previous errors."
+NOT_IN_MULTI = "ERR Command not allowed inside a transaction"
+
+# Protocol (framing): answered, then the connection is closed.
+PROTO_TOO_BIG_INLINE = "ERR Protocol error: too big inline request"
+PROTO_UNBALANCED_QUOTES = "ERR Protocol error: unbalanced quotes in request"
+PROTO_TOO_BIG_MBULK = "ERR Protocol error: too big mbulk count string"
+PROTO_INVALID_MBULK = "ERR Protocol error: invalid multibulk length"
+PROTO_UNAUTH_MBULK = "ERR Protocol error: unauthenticated multibulk length"
+PROTO_TOO_BIG_BULK = "ERR Protocol error: too big bulk count string"
+PROTO_EXPECTED_DOLLAR = "ERR Protocol error: expected '$', got '%s'"
+PROTO_INVALID_BULK = "ERR Protocol error: invalid bulk length"
+PROTO_UNAUTH_BULK = "ERR Protocol error: unauthenticated bulk length"
+
+
+def wrong_arity(fullname):
+    """The arity error for a command's lower-case full name (C{config|get})."""
+    return CommandError(WRONG_ARITY % fullname)
+
+
+def sanitize(text):
+    """Replace CR and LF by spaces so user input cannot break reply framing (networking.c)."""
+    return text.replace("\r", " ").replace("\n", " ")

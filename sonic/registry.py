@@ -1,0 +1,183 @@
+"""The command registry: one table of every command sonic runs, with Redis' metadata.
+
+Handlers register with the L{command} decorator::
+
+    @command("get")
+    def get(client, key):
+        '''GET key'''
+        ...
+
+The metadata (arity, flags, first/last/step key, ACL categories, tips, key
+specs, summary, since, group, complexity, argument trees) is Redis 7.0.15's
+own, read from C{redis_commands.json} (dumped from the reference server by
+C{scripts/dump_command_table.py}), exactly as Redis compiles its
+C{commands/*.json} into one table.  Commands Redis does not have (sonic's
+C{EXP} alias) give their metadata as decorator keywords.  The dispatcher
+checks arity, authentication and flags from this table before a handler
+runs, and COMMAND / COMMAND INFO / COMMAND DOCS answer from it, so there is
+one source of truth.
+
+Subcommands register as C{"container|sub"} (C{"config|get"}); the container
+is created on first use and dispatches on the second word.
+"""
+
+import json
+import os
+
+__all__ = ["CommandSpec", "command", "lookup", "TABLE", "all_commands"]
+
+_DATA = os.path.join(os.path.dirname(__file__), "commands", "redis_commands.json")
+
+with open(_DATA) as _f:
+    REDIS_METADATA = json.load(_f)
+
+
+class CommandSpec(object):
+    """One command (or subcommand) and its metadata.
+
+    @ivar name: lower-case name (C{"get"}, or C{"get"} for C{config|get}'s
+        C{name} is C{"get"}).
+    @ivar fullname: C{"get"} or C{"config|get"}; used in arity errors.
+    @ivar arity: Redis' convention: positive = exact number of words
+        including the name, negative = at least that many.
+    @ivar flags: frozenset of Redis command flags (C{"write"}, C{"readonly"},
+        C{"fast"}, C{"denyoom"}, C{"no_auth"}, C{"no_multi"}...).
+    @ivar handler: C{handler(client, *args)}; C{args} are the words after the
+        command name (after the subcommand name for subcommands).
+    @ivar subcommands: for containers, subcommand name (bytes, lower and
+        upper case) -> spec.
+    @ivar getkeys: for commands whose keys move (C{movablekeys}), a function
+        C{argv -> list of key indexes}.
+    """
+
+    def __init__(self, fullname, info, docs, handler=None, getkeys=None):
+        self.fullname = fullname
+        self.name = fullname.split("|")[-1]
+        self.info = info
+        self.docs = docs
+        self.handler = handler
+        self.getkeys = getkeys
+        self.arity = info["arity"]
+        self.flags = frozenset(info["flags"])
+        self.first = info["first"]
+        self.last = info["last"]
+        self.step = info["step"]
+        self.subcommands = {}
+        self.parent = None
+        # Hot-path booleans, so dispatch tests attributes, not set membership.
+        self.write = "write" in self.flags
+        self.denyoom = "denyoom" in self.flags
+        self.no_auth = "no_auth" in self.flags
+        self.no_multi = "no_multi" in self.flags
+        self.loading_ok = "loading" in self.flags
+        self.stale_ok = "stale" in self.flags
+        self.calls = 0
+        self.usec = 0
+        self.failed_calls = 0
+        self.rejected_calls = 0
+
+    def __repr__(self):
+        return "<CommandSpec %s arity=%d>" % (self.fullname, self.arity)
+
+    def key_indexes(self, argv):
+        """Indexes of the key arguments in C{argv}, as COMMAND GETKEYS reports them."""
+        if self.getkeys is not None:
+            return self.getkeys(argv)
+        if self.first <= 0:
+            return []
+        last = self.last
+        if last < 0:
+            last = len(argv) + last
+        return list(range(self.first, min(last, len(argv) - 1) + 1, self.step))
+
+
+#: lower-case top-level name (bytes, as it arrives) -> CommandSpec.  Also holds the upper-case
+#: spelling of each name, so the common all-upper or all-lower request needs
+#: no C{lower()} call on the hot path.
+TABLE = {}
+
+
+def _metadata(fullname, overrides):
+    parent, _, sub = fullname.partition("|")
+    if sub:
+        entry = REDIS_METADATA.get(parent)
+        info = None
+        docs = {}
+        if entry:
+            for s in entry["info"]["subcommands"]:
+                if s["name"] == fullname:
+                    info = dict(s)
+            docs = dict(entry["docs"].get("subcommands", {}).get(fullname, {}))
+    else:
+        entry = REDIS_METADATA.get(fullname)
+        info = dict(entry["info"]) if entry else None
+        docs = dict(entry["docs"]) if entry else {}
+    if info is None:
+        info = {"name": fullname, "arity": None, "flags": [], "first": 0,
+                "last": 0, "step": 0, "acl": [], "tips": [], "key_specs": [],
+                "subcommands": []}
+    info["subcommands"] = []
+    for key in ("arity", "flags", "first", "last", "step", "acl", "tips", "key_specs"):
+        if key in overrides:
+            info[key] = overrides.pop(key)
+    for key in ("summary", "since", "group", "complexity", "arguments", "history"):
+        if key in overrides:
+            docs[key] = overrides.pop(key)
+    if overrides:
+        raise TypeError("unknown command metadata: %s" % ", ".join(sorted(overrides)))
+    if info["arity"] is None:
+        raise ValueError("command %r is not in Redis 7.0's table: give its arity" % fullname)
+    return info, docs
+
+
+def _container(name):
+    spec = TABLE.get(name.encode())
+    if spec is None:
+        info, docs = _metadata(name, {})
+        docs.pop("subcommands", None)
+        spec = CommandSpec(name, info, docs)
+        TABLE[name.encode()] = TABLE[name.upper().encode()] = spec
+    return spec
+
+
+def command(fullname, getkeys=None, **metadata):
+    """Register the decorated function as the handler of C{fullname}.
+
+    @param fullname: lower-case name, C{"container|sub"} for subcommands.
+    @param getkeys: key extraction for commands with moving keys.
+    @param metadata: overrides or additions to Redis' metadata (C{arity},
+        C{flags}, C{first}, C{last}, C{step}, C{acl}, C{summary}, C{since},
+        C{group}, C{complexity}, C{arguments}).
+    """
+    def register(handler):
+        info, docs = _metadata(fullname, dict(metadata))
+        spec = CommandSpec(fullname, info, docs, handler, getkeys)
+        parent, _, sub = fullname.partition("|")
+        if sub:
+            container = _container(parent)
+            spec.parent = container
+            container.subcommands[sub.encode()] = container.subcommands[sub.upper().encode()] = spec
+        else:
+            existing = TABLE.get(fullname.encode())
+            if existing is not None:
+                spec.subcommands = existing.subcommands
+            TABLE[fullname.encode()] = TABLE[fullname.upper().encode()] = spec
+        handler.spec = spec
+        return handler
+    return register
+
+
+def lookup(name):
+    """The top-level spec for a command name (bytes) in any case, or None."""
+    spec = TABLE.get(name)
+    if spec is None:
+        spec = TABLE.get(name.lower())
+    return spec
+
+
+def all_commands():
+    """Every distinct top-level spec, sorted by name."""
+    seen = {}
+    for spec in TABLE.values():
+        seen[spec.fullname] = spec
+    return [seen[k] for k in sorted(seen)]

@@ -1,0 +1,132 @@
+"""Server-wide state: configuration, the store, connected clients and statistics.
+
+One L{Server} per process (Redis' C{struct redisServer}).  It is plain state
+plus a few helpers; the protocol layer and the commands read and update it.
+It knows no sockets, so the dispatcher and the commands can be driven
+without a reactor in tests.
+"""
+
+import os
+import time
+
+from sonic import __version__
+from sonic.config import Config
+from sonic.store import ShardedStore
+from sonic.store.compression import Compressor
+import sonic.commands  # noqa: F401  (registers every command handler)
+
+__all__ = ["Server", "REDIS_VERSION"]
+
+#: The Redis version sonic answers as (INFO redis_version, HELLO version):
+#: clients and tools gate features on it.
+REDIS_VERSION = "7.0.15"
+
+
+class Server(object):
+    """The state shared by every connection.
+
+    @ivar config: the L{Config}.
+    @ivar store: the L{ShardedStore}.
+    @ivar clients: client id -> client, for CLIENT LIST/KILL and INFO.
+    @ivar clock: the C{IReactorTime} used for time.
+    @ivar master_host: None, or the master's host while this is a replica.
+    @ivar shutdown: callable that stops the process (set by the service).
+    """
+
+    def __init__(self, config=None, clock=None, run_in_thread=None, store=None):
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.clock = clock
+        self.config = config = config or Config()
+        self.compressor = Compressor(
+            enabled=config.compression == "gzip",
+            threshold=config.compression_threshold,
+            level=config.compression_level,
+            min_saving=config.compression_min_saving / 100.0,
+            thread_threshold=config.compression_thread_threshold)
+        self.store = store or ShardedStore(
+            databases=config.databases, shards=config.shards, clock=clock,
+            compressor=self.compressor, run_in_thread=run_in_thread)
+        self._bind_config()
+        self.clients = {}
+        self._next_id = 0
+        self.start_time = time.time()
+        self.run_id = os.urandom(20).hex()
+        self.version = __version__
+        self.master_host = None
+        self.master_port = None
+        self.replica_read_only = config.replica_read_only
+        self.tcp_port = config.port
+        self.shutdown = None
+        self.lastsave = int(time.time())
+        self.stat_commands = 0
+        self.stat_connections = 0
+        self.stat_rejected_connections = 0
+        self.stat_net_input = 0
+        self.stat_net_output = 0
+        self.stat_keyspace_hits = 0
+        self.stat_keyspace_misses = 0
+        self.stat_reset_time = time.time()
+        self.blocked_clients = 0
+        self._mem_checked = 0.0
+        self._mem_used = 0
+
+    def _bind_config(self):
+        """Keep live objects in step with CONFIG SET."""
+        c = self.config
+        comp = self.compressor
+        c.on_change("compression", lambda v: setattr(comp, "enabled", v == "gzip"))
+        c.on_change("compression-threshold", lambda v: setattr(comp, "threshold", v))
+        c.on_change("compression-level", lambda v: setattr(comp, "level", v))
+        c.on_change("compression-min-saving", lambda v: setattr(comp, "min_saving", v / 100.0))
+        c.on_change("compression-thread-threshold", lambda v: setattr(comp, "thread_threshold", v))
+        c.on_change("replica-read-only", lambda v: setattr(self, "replica_read_only", v))
+
+    def next_client_id(self):
+        """A new client id (monotonic, from 1, as in Redis)."""
+        self._next_id += 1
+        return self._next_id
+
+    def add_client(self, client):
+        """Track a newly connected client."""
+        self.clients[client.id] = client
+        self.stat_connections += 1
+
+    def remove_client(self, client):
+        """Forget a disconnected client."""
+        self.clients.pop(client.id, None)
+
+    def used_memory(self):
+        """Resident memory of the process in bytes, re-read at most ten times a second."""
+        now = time.monotonic()
+        if now - self._mem_checked > 0.1:
+            self._mem_checked = now
+            self._mem_used = rss_bytes()
+        return self._mem_used
+
+    def over_maxmemory(self):
+        """Whether used memory passed C{maxmemory} (denyoom commands are then refused)."""
+        limit = self.config.maxmemory
+        return bool(limit) and self.used_memory() > limit
+
+    def uptime(self):
+        """Seconds since start."""
+        return time.time() - self.start_time
+
+
+def rss_bytes():
+    """The process's resident set size in bytes (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def peak_rss_bytes():
+    """The process's peak resident set size in bytes."""
+    try:
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    except Exception:
+        return 0

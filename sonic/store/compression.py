@@ -1,0 +1,138 @@
+"""gzip compression of string values at rest.
+
+A string value at or above C{compression-threshold} bytes is stored as a
+L{Compressed} object (gzip, level C{compression-level}) when that saves at
+least C{compression-min-saving} percent; reads decompress it, so no command
+and no client can tell.  zlib releases the GIL, so values at or above
+C{compression-thread-threshold} are compressed in the reactor's thread pool:
+the raw value is stored at once (the write is visible immediately) and the
+compressed form replaces it later only if the key still holds that very
+object.
+"""
+
+import time
+import zlib
+
+__all__ = ["Compressed", "Compressor"]
+
+GZIP_WBITS = 31  # zlib's "gzip container" mode
+
+
+class Compressed(object):
+    """A string value held gzip-compressed.
+
+    @ivar data: the gzip bytes.
+    @ivar size: the length of the original value.
+    """
+    __slots__ = ("data", "size")
+
+    def __init__(self, data, size):
+        self.data = data
+        self.size = size
+
+    def __repr__(self):
+        return "<Compressed %d -> %d bytes>" % (self.size, len(self.data))
+
+
+def gzip_compress(value, level):
+    """gzip C{value} at C{level}; safe to call from a thread (zlib releases the GIL)."""
+    c = zlib.compressobj(level, zlib.DEFLATED, GZIP_WBITS)
+    return c.compress(value) + c.flush()
+
+
+class Compressor(object):
+    """Policy and statistics of compression at rest; one per server.
+
+    @ivar enabled: C{compression gzip} (True) or C{none}.
+    @ivar threshold: smallest value, in bytes, that is considered.
+    @ivar level: zlib level, 1 (fast) to 9 (small).
+    @ivar min_saving: the fraction (0..1) the compressed form must save.
+    @ivar thread_threshold: values this large are compressed in a thread.
+    """
+
+    def __init__(self, enabled=True, threshold=1024, level=1, min_saving=0.20,
+                 thread_threshold=64 * 1024):
+        self.enabled = enabled
+        self.threshold = threshold
+        self.level = level
+        self.min_saving = min_saving
+        self.thread_threshold = thread_threshold
+        self.compressed_keys = 0
+        self.raw_bytes = 0      # original size of the values held compressed
+        self.stored_bytes = 0   # their compressed size
+        self.compress_seconds = 0.0
+        self.decompress_seconds = 0.0
+        self.compressions = 0
+        self.decompressions = 0
+        self.rejected = 0       # values compressed but kept raw (saving too small)
+
+    def wants(self, value):
+        """Whether C{value} (bytes) should be tried for compression."""
+        return self.enabled and len(value) >= self.threshold
+
+    def in_thread(self, value):
+        """Whether C{value} is big enough to be compressed off the reactor."""
+        return len(value) >= self.thread_threshold
+
+    def build(self, value, data, seconds):
+        """Account one compression of C{value} into C{data}; return the stored form.
+
+        Returns a L{Compressed} when it saves enough, else C{value} itself.
+        """
+        self.compress_seconds += seconds
+        self.compressions += 1
+        if len(data) <= len(value) * (1.0 - self.min_saving):
+            return Compressed(data, len(value))
+        self.rejected += 1
+        return value
+
+    def compress(self, value):
+        """Compress in the calling thread; return the form to store."""
+        start = time.perf_counter()
+        data = gzip_compress(value, self.level)
+        return self.build(value, data, time.perf_counter() - start)
+
+    def decompress(self, comp):
+        """The original bytes of a L{Compressed}."""
+        start = time.perf_counter()
+        value = zlib.decompress(comp.data, GZIP_WBITS)
+        self.decompress_seconds += time.perf_counter() - start
+        self.decompressions += 1
+        return value
+
+    def added(self, comp):
+        """Count a L{Compressed} that entered the keyspace."""
+        self.compressed_keys += 1
+        self.raw_bytes += comp.size
+        self.stored_bytes += len(comp.data)
+
+    def removed(self, comp):
+        """Count a L{Compressed} that left the keyspace."""
+        self.compressed_keys -= 1
+        self.raw_bytes -= comp.size
+        self.stored_bytes -= len(comp.data)
+
+    def reset(self):
+        """Forget the per-value counters (after FLUSHALL)."""
+        self.compressed_keys = self.raw_bytes = self.stored_bytes = 0
+
+    def info(self):
+        """The C{# Compression} INFO section as (field, value) pairs."""
+        ratio = (self.raw_bytes / self.stored_bytes) if self.stored_bytes else 1.0
+        return [
+            ("compression", "gzip" if self.enabled else "none"),
+            ("compression_threshold", self.threshold),
+            ("compression_level", self.level),
+            ("compression_min_saving", "%d%%" % round(self.min_saving * 100)),
+            ("compression_thread_threshold", self.thread_threshold),
+            ("compressed_keys", self.compressed_keys),
+            ("raw_bytes", self.raw_bytes),
+            ("stored_bytes", self.stored_bytes),
+            ("ratio", "%.2f" % ratio),
+            ("bytes_saved", self.raw_bytes - self.stored_bytes),
+            ("compressions", self.compressions),
+            ("compressions_rejected", self.rejected),
+            ("decompressions", self.decompressions),
+            ("compress_ms", int(self.compress_seconds * 1000)),
+            ("decompress_ms", int(self.decompress_seconds * 1000)),
+        ]

@@ -1,0 +1,414 @@
+"""The keyspace: C{ShardedStore}, its databases and their shards.
+
+Each of the C{databases} (16 by default) is split into C{shards} shards; a
+key's shard is chosen from its Redis Cluster hash slot (CRC16/XMODEM of the
+key, or of its C{{hash tag}}, modulo 16384), so related keys stay together.
+Why shards: a Python dict grows by rebuilding itself all at once, and one
+dict of millions of keys stalls the server for a long time when it does;
+many smaller dicts each grow in a fraction of that time (see
+C{bench/shard_pause.py} for the figures).
+
+Each shard keeps its values in one dict and, apart, the deadlines of the
+keys that have one in another dict (keys without a TTL pay nothing), plus a
+heap of (deadline, key) for its one expiry timer (L{sonic.store.expiry}).
+
+Values are plain Python objects: C{bytes} (or L{Compressed}) for strings;
+the collection types add theirs.  Deadlines are absolute Unix times in
+milliseconds, as Redis keeps them.  The store's C{now} is set once per
+command by the dispatcher (Redis' commandTimeSnapshot), so one command sees
+one instant.
+"""
+
+import random
+import time
+from binascii import crc_hqx
+
+from twisted.application.service import Service
+
+from sonic import errors
+from sonic.errors import CommandError
+from sonic.store.compression import Compressed, Compressor
+from sonic.store import expiry
+
+__all__ = ["ShardedStore", "Database", "Shard", "key_hash_slot", "type_name"]
+
+SLOTS = 16384
+
+
+def key_hash_slot(key):
+    """Redis Cluster's hash slot of C{key} (bytes), hash tags included."""
+    start = key.find(b"{")
+    if start >= 0:
+        end = key.find(b"}", start + 1)
+        if end > start + 1:
+            key = key[start + 1:end]
+    return crc_hqx(key, 0) & (SLOTS - 1)
+
+
+#: Python type of a stored value -> Redis' TYPE name.  The collection
+#: modules add their types here.
+TYPE_NAMES = {bytes: "string", Compressed: "string"}
+
+
+def type_name(value):
+    """Redis' name (TYPE) for a stored value."""
+    return TYPE_NAMES.get(type(value), "none")
+
+
+class Shard(object):
+    """One slice of a database's keyspace.
+
+    @ivar data: key -> value.
+    @ivar expires: key -> deadline (ms), only for keys with a TTL.
+    @ivar heap: (deadline, key) entries, some stale, for the expiry timer.
+    @ivar timer: the one DelayedCall aimed at the earliest deadline, or None.
+    """
+    __slots__ = ("db", "index", "data", "expires", "heap", "timer", "timer_at")
+
+    def __init__(self, db, index):
+        self.db = db
+        self.index = index
+        self.data = {}
+        self.expires = {}
+        self.heap = []
+        self.timer = None
+        self.timer_at = None
+
+
+class Database(object):
+    """One numbered database (SELECT n): a fixed set of shards.
+
+    @ivar watched: key -> set of clients WATCHing it (MULTI/EXEC).
+    """
+
+    def __init__(self, store, index, nshards):
+        self.store = store
+        self.index = index
+        self.nshards = nshards
+        self.shards = [Shard(self, i) for i in range(nshards)]
+        self.watched = {}
+        self.avg_ttl = 0
+
+    # -- locating ---------------------------------------------------------
+
+    def shard(self, key):
+        """The shard that holds C{key}."""
+        if b"{" in key:
+            return self.shards[key_hash_slot(key) % self.nshards]
+        return self.shards[(crc_hqx(key, 0) & 16383) % self.nshards]
+
+    # -- reading ----------------------------------------------------------
+
+    def lookup(self, key):
+        """The value stored at C{key} (maybe L{Compressed}), or None.
+
+        A key past its deadline is deleted here (lazy expiry), except on a
+        replica, which only hides it and waits for its master's DEL.
+        """
+        if b"{" in key:
+            sh = self.shards[key_hash_slot(key) % self.nshards]
+        else:
+            sh = self.shards[(crc_hqx(key, 0) & 16383) % self.nshards]
+        value = sh.data.get(key)
+        if value is not None and sh.expires:
+            deadline = sh.expires.get(key)
+            if deadline is not None and deadline < self.store.now:
+                if self.store.replica:
+                    return None
+                self.store.expire_key(sh, key)
+                return None
+        return value
+
+    def exists(self, key):
+        """Whether C{key} holds a live value."""
+        return self.lookup(key) is not None
+
+    def get_string(self, key):
+        """The string at C{key} as bytes, None if absent; WRONGTYPE otherwise."""
+        value = self.lookup(key)
+        if value is None or type(value) is bytes:
+            return value
+        if type(value) is Compressed:
+            return self.store.compressor.decompress(value)
+        raise CommandError(errors.WRONGTYPE)
+
+    def get_typed(self, key, pytype):
+        """The value at C{key} if it is a C{pytype}, None if absent; WRONGTYPE otherwise."""
+        value = self.lookup(key)
+        if value is None or type(value) is pytype:
+            return value
+        raise CommandError(errors.WRONGTYPE)
+
+    def get_expire(self, key):
+        """The deadline (ms) of C{key}, or None if it has none (or is absent)."""
+        sh = self.shard(key)
+        return sh.expires.get(key)
+
+    # -- writing ----------------------------------------------------------
+
+    def set(self, key, value, deadline=None, keepttl=False):
+        """Store C{value} at C{key}, replacing anything there.
+
+        @param deadline: absolute ms deadline, or None for no TTL.
+        @param keepttl: keep the key's current deadline (SET ... KEEPTTL).
+        """
+        sh = self.shard(key)
+        store = self.store
+        if type(value) is bytes and store.compressor.enabled and len(value) >= store.compressor.threshold:
+            value = store.compress_value(sh, key, value)
+        old = sh.data.get(key)
+        sh.data[key] = value
+        if type(old) is Compressed:
+            store.compressor.removed(old)
+        if type(value) is Compressed:
+            store.compressor.added(value)
+        if not keepttl:
+            if deadline is not None:
+                sh.expires[key] = deadline
+                expiry.schedule(store, sh, key, deadline)
+            elif sh.expires:
+                sh.expires.pop(key, None)
+        self.modified(key)
+
+    def set_raw(self, key, value):
+        """Put C{value} at C{key} keeping its TTL, with no compression or watch signal.
+
+        For commands that modify a value in place and then call L{modified}.
+        """
+        sh = self.shard(key)
+        old = sh.data.get(key)
+        sh.data[key] = value
+        if type(old) is Compressed:
+            self.store.compressor.removed(old)
+        if type(value) is Compressed:
+            self.store.compressor.added(value)
+
+    def delete(self, key):
+        """Remove C{key}; return whether it existed (and was live)."""
+        if self.lookup(key) is None:
+            return False
+        sh = self.shard(key)
+        self._remove(sh, key)
+        self.modified(key)
+        return True
+
+    def _remove(self, sh, key):
+        old = sh.data.pop(key)
+        if sh.expires:
+            sh.expires.pop(key, None)
+        if type(old) is Compressed:
+            self.store.compressor.removed(old)
+        return old
+
+    def set_expire(self, key, deadline):
+        """Give an existing C{key} the absolute deadline C{deadline} (ms)."""
+        sh = self.shard(key)
+        sh.expires[key] = deadline
+        expiry.schedule(self.store, sh, key, deadline)
+        self.modified(key)
+
+    def persist(self, key):
+        """Remove C{key}'s TTL; return whether it had one."""
+        sh = self.shard(key)
+        if sh.expires.pop(key, None) is None:
+            return False
+        self.modified(key)
+        return True
+
+    def modified(self, key):
+        """Signal a change to C{key}: WATCH invalidation and the dirty counter.
+
+        Every write path calls this once per changed key (Redis'
+        signalModifiedKey); commands that change a value in place call it
+        themselves.
+        """
+        self.store.dirty += 1
+        if self.watched:
+            clients = self.watched.get(key)
+            if clients:
+                for client in clients:
+                    client.dirty_cas = True
+
+    def touch_all_watched(self):
+        """Invalidate the WATCHes on every key that exists (FLUSHDB, SWAPDB)."""
+        for key, clients in list(self.watched.items()):
+            if self.lookup(key) is not None:
+                for client in clients:
+                    client.dirty_cas = True
+
+    # -- whole database -----------------------------------------------------
+
+    def __len__(self):
+        return sum(len(sh.data) for sh in self.shards)
+
+    def expires_count(self):
+        """How many keys have a TTL."""
+        return sum(len(sh.expires) for sh in self.shards)
+
+    def iter_keys(self):
+        """Every key held (including logically expired ones not yet removed)."""
+        for sh in self.shards:
+            for key in list(sh.data):
+                yield key
+
+    def live_keys(self):
+        """Every live key, expiring the dead ones met on the way."""
+        now = self.store.now
+        for sh in self.shards:
+            exp = sh.expires
+            for key in list(sh.data):
+                if exp:
+                    d = exp.get(key)
+                    if d is not None and d < now:
+                        if not self.store.replica:
+                            self.store.expire_key(sh, key)
+                        continue
+                yield key
+
+    def random_key(self):
+        """A random live key, or None if the database is empty."""
+        shards = [sh for sh in self.shards if sh.data]
+        for _ in range(100):
+            if not shards:
+                return None
+            sh = random.choice(shards)
+            if not sh.data:
+                shards.remove(sh)
+                continue
+            key = random.choice(list(sh.data))  # TODO: O(n) per pick
+            if self.lookup(key) is not None:
+                return key
+        for key in self.live_keys():
+            return key
+        return None
+
+    def flush(self):
+        """Remove every key (FLUSHDB)."""
+        self.touch_all_watched()
+        comp = self.store.compressor
+        for sh in self.shards:
+            for value in sh.data.values():
+                if type(value) is Compressed:
+                    comp.removed(value)
+            sh.data = {}
+            sh.expires = {}
+            sh.heap = []
+            expiry.cancel(sh)
+        self.store.dirty += 1
+
+    def swap_contents(self, other):
+        """Exchange all keys with database C{other} (SWAPDB)."""
+        self.touch_all_watched()
+        other.touch_all_watched()
+        for a, b in zip(self.shards, other.shards):
+            a.data, b.data = b.data, a.data
+            a.expires, b.expires = b.expires, a.expires
+            a.heap, b.heap = b.heap, a.heap
+            expiry.cancel(a)
+            expiry.cancel(b)
+            expiry.reschedule(self.store, a)
+            expiry.reschedule(self.store, b)
+        self.touch_all_watched()
+        other.touch_all_watched()
+
+
+class ShardedStore(Service):
+    """The whole keyspace as a Twisted service: starting it starts the expiry timers.
+
+    @ivar clock: the L{IReactorTime} that gives time and runs the timers.
+    @ivar now: the time snapshot (ms) of the command running now.
+    @ivar replica: while true, keys are never expired here (the master's DEL
+        does it); logically expired keys are only hidden.
+    @ivar expire_hooks: callables C{(db, key)} run for every key removed by
+        expiry or eviction, for propagation to replicas and the AOF.
+    """
+
+    name = "store"
+
+    def __init__(self, databases=16, shards=16, clock=None, compressor=None,
+                 run_in_thread=None):
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.clock = clock
+        self.nshards = shards
+        self.dbs = [Database(self, i, shards) for i in range(databases)]
+        self.compressor = compressor or Compressor()
+        self._run_in_thread = run_in_thread
+        self.now = int(clock.seconds() * 1000)
+        self.replica = False
+        self.active_expire = True
+        self.expire_hooks = []
+        self.dirty = 0
+        self.expired_keys = 0
+        self.evicted_keys = 0
+        self.expire_batch = 1000
+        self.running = 0
+
+    def snapshot(self):
+        """Read the clock once for the command about to run (ms)."""
+        self.now = now = int(self.clock.seconds() * 1000)
+        return now
+
+    def startService(self):
+        Service.startService(self)
+        for db in self.dbs:
+            for sh in db.shards:
+                expiry.reschedule(self, sh)
+
+    def stopService(self):
+        for db in self.dbs:
+            for sh in db.shards:
+                expiry.cancel(sh)
+        return Service.stopService(self)
+
+    def expire_key(self, sh, key):
+        """Remove C{key} from C{sh} because its deadline passed; the one expiry hook."""
+        db = sh.db
+        db._remove(sh, key)
+        self.expired_keys += 1
+        db.modified(key)
+        for hook in self.expire_hooks:
+            hook(db, key)
+
+    def compress_value(self, sh, key, value):
+        """The form to store C{value} in: compressed now, or raw with a thread job queued."""
+        comp = self.compressor
+        if not comp.in_thread(value) or self._run_in_thread is False:
+            return comp.compress(value)
+        self._compress_later(sh, key, value)
+        return value
+
+    def _compress_later(self, sh, key, value):
+        from sonic.store.compression import gzip_compress
+        comp = self.compressor
+        level = comp.level
+        run = self._run_in_thread
+        if run is None:
+            from twisted.internet import reactor
+            from twisted.internet.threads import deferToThreadPool
+            run = lambda f, *a: deferToThreadPool(reactor, reactor.getThreadPool(), f, *a)
+
+        def timed(v, lvl):
+            start = time.perf_counter()
+            data = gzip_compress(v, lvl)
+            return data, time.perf_counter() - start
+
+        def done(result):
+            data, seconds = result
+            stored = comp.build(value, data, seconds)
+            # Only if the key still holds this very object: a later write wins.
+            if type(stored) is Compressed and sh.data.get(key) is value:
+                sh.data[key] = stored
+                comp.added(stored)
+
+        d = run(timed, value, level)
+        if d is not None and hasattr(d, "addCallback"):
+            d.addCallback(done)
+            d.addErrback(lambda f: None)
+        return d
+
+    def flushall(self):
+        """Empty every database."""
+        for db in self.dbs:
+            db.flush()
+        self.compressor.reset()

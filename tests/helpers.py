@@ -1,0 +1,51 @@
+"""Unit-test helpers: a server on a task.Clock, and clients driven without sockets."""
+
+from twisted.internet import task
+from twisted.internet.testing import StringTransport
+
+from sonic.config import Config
+from sonic.dispatch import Client, execute
+from sonic.errors import CommandError
+from sonic.protocol import RedisServerFactory
+from sonic.resp import Error, encode
+from sonic.server import Server
+
+__all__ = ["make_server", "call", "connect", "run_sync"]
+
+
+def run_sync(func, *args):
+    """A C{run_in_thread} stand-in that runs the function at once and returns a fired Deferred."""
+    from twisted.internet.defer import succeed
+    return succeed(func(*args))
+
+
+def make_server(clock=None, run_in_thread=run_sync, start=True, **config):
+    """A L{Server} whose time is a L{task.Clock} (returned as C{server.clock})."""
+    clock = clock or task.Clock()
+    clock.advance(1_700_000_000)  # a realistic Unix time
+    server = Server(Config(**config), clock=clock, run_in_thread=run_in_thread)
+    if start:
+        server.store.startService()
+    return server
+
+
+def call(client, *args):
+    """Run one command on a dispatcher L{Client}; return its value or an L{Error}."""
+    argv = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+    try:
+        return execute(client, argv)
+    except CommandError as e:
+        return Error(e.message)
+
+
+def connect(server):
+    """A protocol connected to a L{StringTransport}; returns (protocol, transport)."""
+    factory = RedisServerFactory(server)
+    proto = factory.buildProtocol(None)
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    return proto, transport
+
+
+__all__.append("Client")
+__all__.append("encode")

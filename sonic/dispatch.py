@@ -118,8 +118,27 @@ def resolve(argv):
 def execute(client, argv):
     """Run one command for C{client}; return its reply value.
 
+    The common case (a known top-level command, correct arity, no MULTI, no
+    authentication pending, no replica/maxmemory write guard) takes a short
+    path; everything else goes through L{_execute_checked}, which applies the
+    same checks in Redis' order.
+
     @raise CommandError: the reply is that error; the connection stays.
     """
+    spec = TABLE.get(argv[0])
+    if (spec is None or spec.subcommands or client.multi is not None
+            or not client.authenticated or (spec.write and client.server.guard_writes)):
+        return _execute_checked(client, argv)
+    arity = spec.arity
+    argc = len(argv)
+    if (arity > 0 and argc != arity) or argc < -arity:
+        spec.rejected_calls += 1
+        raise CommandError(errors.WRONG_ARITY % spec.fullname)
+    return call(client, spec, argv)
+
+
+def _execute_checked(client, argv):
+    """L{execute} with every check: lookup, arity, auth, MULTI, server state."""
     spec = None
     try:
         spec = resolve(argv)
@@ -145,9 +164,11 @@ def execute(client, argv):
 
 def check_state(server, spec):
     """Refusals that depend on the server's state: read-only replica, OOM."""
+    if not server.guard_writes:
+        return
     if spec.write and server.replica_read_only and server.master_host is not None:
         raise CommandError(errors.READONLY)
-    if spec.denyoom and server.config.maxmemory and server.over_maxmemory():
+    if spec.denyoom and server.over_maxmemory():
         raise CommandError(errors.OOM)
 
 

@@ -55,6 +55,9 @@ class Server(object):
         self.version = __version__
         self.master_host = None
         self.master_port = None
+        #: True while writes need checking before they run (a replica, or a
+        #: maxmemory limit): keeps those checks off the common path.
+        self.guard_writes = bool(config.maxmemory)
         self.replica_read_only = config.replica_read_only
         self.tcp_port = config.port
         self.shutdown = None
@@ -81,6 +84,11 @@ class Server(object):
         c.on_change("compression-min-saving", lambda v: setattr(comp, "min_saving", v / 100.0))
         c.on_change("compression-thread-threshold", lambda v: setattr(comp, "thread_threshold", v))
         c.on_change("replica-read-only", lambda v: setattr(self, "replica_read_only", v))
+        c.on_change("maxmemory", lambda v: self.update_guards())
+
+    def update_guards(self):
+        """Recompute L{guard_writes} after a change of role or of maxmemory."""
+        self.guard_writes = bool(self.config.maxmemory) or self.master_host is not None
 
     def next_client_id(self):
         """A new client id (monotonic, from 1, as in Redis)."""

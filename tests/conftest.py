@@ -54,7 +54,8 @@ def start_sonic(*extra, port=None):
     workdir = tempfile.mkdtemp(prefix="sonic-test-")
     log = os.path.join(workdir, "sonic.log")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    cmd = [sys.executable, "-m", "twisted", "-n", "--pidfile=", "--logfile", log,
+    cmd = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+           "-n", "--pidfile=", "--logfile", log,
            "sonic", "--port", str(port), "--dir", workdir] + list(extra)
     proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.STDOUT)

@@ -322,7 +322,11 @@ class HiredisParser(object):
                         raise ValueError
                 if argv:
                     ready.append(argv)
-            if reader.len():
+            # Was the chunk whole?  hiredis does not say whether it holds a
+            # partial reply, so feed a sentinel empty status: only a reader
+            # sitting between replies gives it back alone, as b"".
+            reader.feed(b"+\r\n")
+            if reader.gets() != b"" or reader.gets() is not False:
                 raise ValueError
         except Exception:
             ready.clear()

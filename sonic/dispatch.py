@@ -7,8 +7,9 @@ own arguments and never encode replies: they return plain values (see
 L{sonic.resp}) or raise L{CommandError}.
 """
 
-import logging
 import time
+
+from twisted.logger import Logger
 
 from sonic import errors
 from sonic.errors import CommandError
@@ -17,7 +18,7 @@ from sonic.resp import QUEUED, Error
 
 __all__ = ["Client", "execute", "run_transaction"]
 
-log = logging.getLogger("sonic")
+log = Logger(namespace="sonic")
 
 #: Commands that run at once inside MULTI instead of being queued.
 MULTI_IMMEDIATE = frozenset(["exec", "discard", "multi", "watch", "quit", "reset"])
@@ -189,7 +190,7 @@ def call(client, spec, argv):
         raise
     except Exception:
         spec.failed_calls += 1
-        log.exception("Internal error running %r", [a[:64] for a in argv[:8]])
+        log.failure("Internal error running {argv!r}", argv=[a[:64] for a in argv[:8]])
         raise CommandError("ERR internal error running '%s': see the server log" % spec.fullname)
     finally:
         spec.calls += 1

@@ -83,6 +83,21 @@ PROTO_EXPECTED_DOLLAR = "ERR Protocol error: expected '$', got '%s'"
 PROTO_INVALID_BULK = "ERR Protocol error: invalid bulk length"
 PROTO_UNAUTH_BULK = "ERR Protocol error: unauthenticated bulk length"
 
+# Keyspace commands (expire.c, db.c, object.c)
+UNSUPPORTED_OPTION = "ERR Unsupported option %s"
+EXPIRE_NX_INCOMPATIBLE = "ERR NX and XX, GT or LT options at the same time are not compatible"
+EXPIRE_GT_LT_INCOMPATIBLE = "ERR GT and LT options at the same time are not compatible"
+INVALID_CURSOR = "ERR invalid cursor"
+INT_OUT_OF_RANGE = "ERR value is out of range, value must between -2147483648 and 2147483647"
+INVALID_FIRST_DB = "ERR invalid first DB index"
+INVALID_SECOND_DB = "ERR invalid second DB index"
+OBJECT_NO_LFU = (
+    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
+    "that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+OBJECT_LFU_IDLETIME = (
+    "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
+    "switching between policies at runtime LRU and LFU data will take some time to adjust.")
+
 
 def wrong_arity(fullname):
     """The arity error for a command's lower-case full name (C{config|get})."""

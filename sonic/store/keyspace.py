@@ -49,6 +49,16 @@ def key_hash_slot(key):
 #: modules add their types here.
 TYPE_NAMES = {bytes: "string", Compressed: "string"}
 
+#: Python type of a stored value -> function(value, server) giving Redis'
+#: OBJECT ENCODING name.  Strings are filled in by L{sonic.commands.keys};
+#: the collection modules add theirs.
+ENCODERS = {}
+
+#: Python type of a stored value -> function(value) giving an independent
+#: copy (COPY).  Immutable values (strings) need none; types not listed are
+#: copied with C{copy.deepcopy}.
+COPIERS = {}
+
 
 def type_name(value):
     """Redis' name (TYPE) for a stored value."""
@@ -63,7 +73,7 @@ class Shard(object):
     @ivar heap: (deadline, key) entries, some stale, for the expiry timer.
     @ivar timer: the one DelayedCall aimed at the earliest deadline, or None.
     """
-    __slots__ = ("db", "index", "data", "expires", "heap", "timer", "timer_at")
+    __slots__ = ("db", "index", "data", "expires", "heap", "timer", "timer_at", "scan")
 
     def __init__(self, db, index):
         self.db = db
@@ -73,6 +83,9 @@ class Shard(object):
         self.heap = []
         self.timer = None
         self.timer_at = None
+        # SCAN's hash-ordered snapshot of this shard (sonic.commands.keys),
+        # told of every new key while it exists; None most of the time.
+        self.scan = None
 
 
 class Database(object):
@@ -158,6 +171,8 @@ class Database(object):
             value = store.compress_value(sh, key, value)
         old = sh.data.get(key)
         sh.data[key] = value
+        if old is None and sh.scan is not None:
+            sh.scan.inserted(key)
         if type(old) is Compressed:
             store.compressor.removed(old)
         if type(value) is Compressed:
@@ -178,6 +193,8 @@ class Database(object):
         sh = self.shard(key)
         old = sh.data.get(key)
         sh.data[key] = value
+        if old is None and sh.scan is not None:
+            sh.scan.inserted(key)
         if type(old) is Compressed:
             self.store.compressor.removed(old)
         if type(value) is Compressed:
@@ -293,6 +310,7 @@ class Database(object):
             sh.data = {}
             sh.expires = {}
             sh.heap = []
+            sh.scan = None
             expiry.cancel(sh)
         self.store.dirty += 1
 
@@ -304,6 +322,7 @@ class Database(object):
             a.data, b.data = b.data, a.data
             a.expires, b.expires = b.expires, a.expires
             a.heap, b.heap = b.heap, a.heap
+            a.scan = b.scan = None
             expiry.cancel(a)
             expiry.cancel(b)
             expiry.reschedule(self.store, a)

@@ -16,8 +16,9 @@ lists them.
 import os
 
 from sonic.resp import split_args
+from sonic.util import string2ll
 
-__all__ = ["Config", "ConfigError", "DIRECTIVES", "parse_file", "parse_args"]
+__all__ = ["Config", "ConfigError", "DIRECTIVES", "parse_file", "parse_args", "rewrite_file"]
 
 
 class ConfigError(Exception):
@@ -52,7 +53,8 @@ class Directive(object):
     """
 
     def __init__(self, name, kind, default, mutable=True, low=None, high=None,
-                 choices=(), aliases=(), effect=True, sonic=False, clamp=None):
+                 choices=(), aliases=(), effect=True, sonic=False, clamp=None,
+                 protected=False):
         self.name = name
         self.kind = kind
         self.default = default
@@ -64,6 +66,15 @@ class Directive(object):
         self.effect = effect
         self.sonic = sonic
         self.clamp = clamp
+        #: Redis 7.0's PROTECTED_CONFIG: CONFIG SET refuses it unless
+        #: enable-protected-configs allows (sonic: never).
+        self.protected = protected
+
+    def parse_runtime(self, text):
+        """Validate a CONFIG SET value (one string); list directives split on spaces."""
+        if self.kind == "list":
+            return self.parse(text.split() or [""])
+        return self.parse([text])
 
     def parse(self, words):
         """Validate C{words} (list of str); return the value or raise ConfigError."""
@@ -71,6 +82,8 @@ class Directive(object):
         if kind in ("list", "string"):
             if kind == "string" and len(words) != 1:
                 raise ConfigError("wrong number of arguments")
+            if self.name == "save":
+                _check_save(words)
             return " ".join(words)
         if len(words) != 1:
             raise ConfigError("wrong number of arguments")
@@ -90,9 +103,8 @@ class Directive(object):
             if value is None:
                 raise ConfigError("argument must be a memory value")
         else:
-            try:
-                value = int(text)
-            except ValueError:
+            value = string2ll(text.encode("utf-8", "surrogateescape"))
+            if value is None:
                 raise ConfigError("argument couldn't be parsed into an integer")
         low, high = self.low, self.high
         if (low is not None and value < low) or (high is not None and value > high):
@@ -105,7 +117,16 @@ class Directive(object):
         """The value as CONFIG GET shows it."""
         if self.kind == "bool":
             return "yes" if value else "no"
+        if self.clamp is not None:
+            value = min(value, self.clamp)
         return str(value)
+
+
+def _check_save(words):
+    """C{save} takes pairs of integers (seconds changes), or nothing."""
+    words = " ".join(words).split()
+    if len(words) % 2 or any(string2ll(w.encode("utf-8", "surrogateescape")) is None for w in words):
+        raise ConfigError("Invalid save parameters")
 
 
 INT_MAX = (1 << 31) - 1
@@ -161,8 +182,8 @@ _ROWS = [
     Directive("compression-min-saving", "int", 20, low=0, high=99, sonic=True),
     Directive("compression-thread-threshold", "memory", 64 * 1024, low=1, high=LLONG_MAX, sonic=True),
     # Persistence (accepted; the persistence issue gives them effect)
-    Directive("dir", "string", ""),
-    Directive("dbfilename", "string", "dump.rdb"),
+    Directive("dir", "string", "", protected=True),
+    Directive("dbfilename", "string", "dump.rdb", protected=True),
     Directive("save", "list", "3600 1 300 100 60 10000", effect=False),
     Directive("rdbcompression", "bool", True, effect=False),
     Directive("rdbchecksum", "bool", True, effect=False),
@@ -198,7 +219,7 @@ _ROWS = [
               "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", effect=False),
     Directive("cluster-enabled", "bool", False, mutable=False, effect=False),
     # Encodings (reported by OBJECT ENCODING)
-    Directive("hash-max-listpack-entries", "int", 128, low=0, high=LLONG_MAX, aliases=("hash-max-ziplist-entries",)),
+    Directive("hash-max-listpack-entries", "int", 512, low=0, high=LLONG_MAX, aliases=("hash-max-ziplist-entries",)),
     Directive("hash-max-listpack-value", "int", 64, low=0, high=LLONG_MAX, aliases=("hash-max-ziplist-value",)),
     Directive("list-max-listpack-size", "int", -2, low=-5, high=INT_MAX, aliases=("list-max-ziplist-size",)),
     Directive("list-compress-depth", "int", 0, low=0, high=INT_MAX, effect=False),
@@ -228,6 +249,9 @@ class Config(object):
         values["dir"] = os.getcwd()
         object.__setattr__(self, "_values", values)
         object.__setattr__(self, "_hooks", {})
+        #: The absolute path of the config file read at start-up (CONFIG
+        #: REWRITE, INFO config_file), or None.
+        object.__setattr__(self, "config_file", None)
         for key, value in overrides.items():
             values[key.replace("_", "-")] = value
 
@@ -243,6 +267,11 @@ class Config(object):
     def get(self, name):
         """The value of directive C{name} (or an alias)."""
         return self._values[DIRECTIVES[name].name]
+
+    def format(self, name):
+        """The value of C{name} (or an alias) as CONFIG GET shows it."""
+        row = DIRECTIVES[name]
+        return row.format(self._values[row.name])
 
     def set_value(self, name, value):
         """Store a validated value and run the directive's change hooks."""
@@ -277,10 +306,22 @@ class Config(object):
         return out
 
 
-def parse_file(path, config):
-    """Apply a redis.conf-syntax file to C{config}; ConfigError names the file and line."""
-    with open(path, "rb") as f:
-        lines = f.read().split(b"\n")
+def parse_file(path, config, _depth=0):
+    """Apply a redis.conf-syntax file to C{config}; ConfigError names the file and line.
+
+    C{include path} lines read other files in place (relative to the
+    working directory, as Redis does).  The top-level file is remembered as
+    C{config.config_file} for CONFIG REWRITE.
+    """
+    if _depth > 16:
+        raise ConfigError("%s: too many nested includes" % (path,))
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().split(b"\n")
+    except OSError as e:
+        raise ConfigError("Fatal error, can't open config file '%s': %s" % (path, e.strerror or e))
+    if _depth == 0 and path not in ("/dev/stdin", "-"):
+        object.__setattr__(config, "config_file", os.path.abspath(path))
     for number, raw in enumerate(lines, 1):
         line = raw.strip()
         if not line or line.startswith(b"#"):
@@ -292,8 +333,9 @@ def parse_file(path, config):
         name = words[0].decode("utf-8", "replace").lower()
         args = [w.decode("utf-8", "surrogateescape") for w in words[1:]]
         if name == "include":
-            for inc in args:
-                parse_file(inc, config)
+            if len(args) != 1:
+                raise ConfigError("%s line %d: include: wrong number of arguments" % (path, number))
+            parse_file(args[0], config, _depth + 1)
             continue
         try:
             config.apply(name, args)
@@ -328,3 +370,74 @@ def is_glob(pattern):
 
 
 
+
+def _quote(word):
+    """A value word as redis.conf needs it: quoted when empty or holding spaces, quotes or escapes."""
+    if word and not any(c in word for c in " \t\r\n\"'\\#"):
+        return word
+    out = word.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return '"%s"' % out
+
+
+def _line_for(row, config):
+    value = row.format(config.get(row.name))
+    if row.kind == "list":
+        words = value.split()
+        if not words:
+            return '%s ""' % row.name
+        return "%s %s" % (row.name, " ".join(_quote(w) for w in words))
+    return "%s %s" % (row.name, _quote(value))
+
+
+def rewrite_file(path, config):
+    """CONFIG REWRITE: write the running configuration into the file at C{path}.
+
+    As Redis does: comments and unknown lines stay where they are, each
+    directive's first line gets the current value (later lines of the same
+    directive go), and directives that differ from their default and are not
+    in the file yet are appended after a marker comment.  The file is
+    replaced atomically (written next to it, then renamed).
+    """
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().decode("utf-8", "surrogateescape").split("\n")
+    except FileNotFoundError:
+        lines = []
+    if lines and lines[-1] == "":
+        lines.pop()
+    marker = "# Generated by CONFIG REWRITE"
+    out = []
+    done = set()
+    for line in lines:
+        stripped = line.strip()
+        if stripped == marker:
+            continue
+        words = split_args(stripped.encode("utf-8", "surrogateescape")) if stripped else None
+        if not stripped or stripped.startswith("#") or not words:
+            out.append(line)
+            continue
+        row = DIRECTIVES.get(words[0].decode("utf-8", "replace").lower())
+        if row is None:
+            out.append(line)
+            continue
+        if row.name in done:
+            continue
+        done.add(row.name)
+        out.append(_line_for(row, config))
+    added = []
+    for row in _ROWS:
+        if row.name in done:
+            continue
+        if row.format(config.get(row.name)) != row.format(row.default):
+            if row.name == "dir":
+                continue  # the working directory is where the server runs, not a setting
+            added.append(_line_for(row, config))
+    if added:
+        out.append(marker)
+        out.extend(added)
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    with open(tmp, "wb") as f:
+        f.write(("\n".join(out) + "\n").encode("utf-8", "surrogateescape"))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,407 @@
+"""INFO: Redis 7.0's sections and field names, plus sonic's C{# Compression}.
+
+Monitoring reads INFO by field name (Prometheus' redis_exporter, Sentinel,
+redis-cli --stat), so every section keeps Redis 7.0's fields in Redis'
+order, with sonic's values where it has them and Redis' idle values (0,
+C{ok}, C{-1}) for machinery sonic does not have (forks, AOF, defrag).
+
+Simplified: C{instantaneous_*} figures are averaged since the previous INFO
+call (Redis samples every 100 ms); C{# Commandstats} has Redis' line format
+from the registry's counters; C{# Errorstats} and C{# Latencystats} are
+empty (sonic keeps no per-error or latency histograms yet).
+"""
+
+import os
+import platform
+import resource
+import sys
+import time
+
+from sonic.registry import all_commands, command
+from sonic.resp import Verbatim
+
+__all__ = ["info_text", "bytes_to_human", "SECTIONS", "DEFAULT_SECTIONS"]
+
+#: Every section, in Redis' output order; C{compression} is sonic's.
+SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication",
+            "cpu", "modules", "commandstats", "errorstats", "latencystats",
+            "cluster", "keyspace", "compression")
+
+#: What INFO (and INFO default) shows: Redis' default set plus compression.
+DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats",
+                    "replication", "cpu", "modules", "errorstats", "cluster",
+                    "keyspace", "compression")
+
+_TITLES = {"cpu": "CPU", "commandstats": "Commandstats", "errorstats": "Errorstats",
+           "latencystats": "Latencystats"}
+
+
+def bytes_to_human(n):
+    """Redis' bytesToHuman: C{1015.43K}, C{6.87M}, C{0B}."""
+    if n < 1024:
+        return "%dB" % n
+    for unit, power in (("K", 1), ("M", 2), ("G", 3), ("T", 4), ("P", 5)):
+        if n < 1024 ** (power + 1) or unit == "P":
+            return "%.2f%s" % (n / 1024.0 ** power, unit)
+
+
+def _total_system_memory():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def _server(server):
+    config = server.config
+    from sonic.server import REDIS_VERSION
+    uptime = int(server.uptime())
+    uname = platform.uname()
+    now = server.clock.seconds()
+    return [
+        ("redis_version", REDIS_VERSION),
+        ("redis_git_sha1", "00000000"),
+        ("redis_git_dirty", 0),
+        ("redis_build_id", "0"),
+        ("redis_mode", "standalone"),
+        ("os", "%s %s %s" % (uname.system, uname.release, uname.machine)),
+        ("arch_bits", 64 if sys.maxsize > 2 ** 32 else 32),
+        ("monotonic_clock", "POSIX clock_gettime"),
+        ("multiplexing_api", "epoll"),
+        ("atomicvar_api", "c11-builtin"),
+        ("gcc_version", "0.0.0"),
+        ("process_id", os.getpid()),
+        ("process_supervised", "no"),
+        ("run_id", server.run_id),
+        ("tcp_port", server.tcp_port),
+        ("server_time_usec", int(now * 1e6)),
+        ("uptime_in_seconds", uptime),
+        ("uptime_in_days", uptime // 86400),
+        ("hz", config.hz),
+        ("configured_hz", config.hz),
+        ("lru_clock", int(now) & ((1 << 24) - 1)),
+        ("executable", os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""),
+        ("config_file", getattr(config, "config_file", None) or ""),
+        ("io_threads_active", 0),
+        ("sonic_version", server.version),
+        ("python_version", platform.python_version()),
+    ]
+
+
+def _clients(server):
+    return [
+        ("connected_clients", len(server.clients)),
+        ("cluster_connections", 0),
+        ("maxclients", server.config.maxclients),
+        ("client_recent_max_input_buffer", 0),
+        ("client_recent_max_output_buffer", 0),
+        ("blocked_clients", server.blocked_clients),
+        ("tracking_clients", 0),
+        ("clients_in_timeout_table", 0),
+    ]
+
+
+def _memory(server):
+    from sonic.server import peak_rss_bytes
+    used = server.used_memory()
+    peak = max(peak_rss_bytes(), used)
+    startup = getattr(server, "startup_memory", 0) or 0
+    total = _total_system_memory()
+    maxmemory = server.config.maxmemory
+    dataset = max(used - startup, 0)
+    return [
+        ("used_memory", used),
+        ("used_memory_human", bytes_to_human(used)),
+        ("used_memory_rss", used),
+        ("used_memory_rss_human", bytes_to_human(used)),
+        ("used_memory_peak", peak),
+        ("used_memory_peak_human", bytes_to_human(peak)),
+        ("used_memory_peak_perc", "%.2f%%" % (100.0 * used / peak if peak else 100.0)),
+        ("used_memory_overhead", startup),
+        ("used_memory_startup", startup),
+        ("used_memory_dataset", dataset),
+        ("used_memory_dataset_perc", "%.2f%%" % (100.0 * dataset / used if used else 0.0)),
+        ("allocator_allocated", used),
+        ("allocator_active", used),
+        ("allocator_resident", used),
+        ("total_system_memory", total),
+        ("total_system_memory_human", bytes_to_human(total)),
+        ("used_memory_lua", 0),
+        ("used_memory_vm_eval", 0),
+        ("used_memory_lua_human", "0B"),
+        ("used_memory_scripts_eval", 0),
+        ("number_of_cached_scripts", 0),
+        ("number_of_functions", 0),
+        ("number_of_libraries", 0),
+        ("used_memory_vm_functions", 0),
+        ("used_memory_vm_total", 0),
+        ("used_memory_vm_total_human", "0B"),
+        ("used_memory_functions", 0),
+        ("used_memory_scripts", 0),
+        ("used_memory_scripts_human", "0B"),
+        ("maxmemory", maxmemory),
+        ("maxmemory_human", bytes_to_human(maxmemory)),
+        ("maxmemory_policy", server.config.maxmemory_policy),
+        ("allocator_frag_ratio", "1.00"),
+        ("allocator_frag_bytes", 0),
+        ("allocator_rss_ratio", "1.00"),
+        ("allocator_rss_bytes", 0),
+        ("rss_overhead_ratio", "1.00"),
+        ("rss_overhead_bytes", 0),
+        # used_memory is the RSS here (CPython has no allocator statistics).
+        ("mem_fragmentation_ratio", "1.00"),
+        ("mem_fragmentation_bytes", 0),
+        ("mem_not_counted_for_evict", 0),
+        ("mem_replication_backlog", 0),
+        ("mem_total_replication_buffers", 0),
+        ("mem_clients_slaves", 0),
+        ("mem_clients_normal", 0),
+        ("mem_cluster_links", 0),
+        ("mem_aof_buffer", 0),
+        ("mem_allocator", "libc"),
+        ("active_defrag_running", 0),
+        ("lazyfree_pending_objects", 0),
+        ("lazyfreed_objects", 0),
+    ]
+
+
+def _persistence(server):
+    dirty = server.store.dirty - getattr(server, "dirty_at_save", 0)
+    return [
+        ("loading", 0),
+        ("async_loading", 0),
+        ("current_cow_peak", 0),
+        ("current_cow_size", 0),
+        ("current_cow_size_age", 0),
+        ("current_fork_perc", "0.00"),
+        ("current_save_keys_processed", 0),
+        ("current_save_keys_total", 0),
+        ("rdb_changes_since_last_save", dirty),
+        ("rdb_bgsave_in_progress", 0),
+        ("rdb_last_save_time", int(server.lastsave)),
+        ("rdb_last_bgsave_status", "ok"),
+        ("rdb_last_bgsave_time_sec", -1),
+        ("rdb_current_bgsave_time_sec", -1),
+        ("rdb_saves", 0),
+        ("rdb_last_cow_size", 0),
+        ("rdb_last_load_keys_expired", 0),
+        ("rdb_last_load_keys_loaded", 0),
+        ("aof_enabled", 0),
+        ("aof_rewrite_in_progress", 0),
+        ("aof_rewrite_scheduled", 0),
+        ("aof_last_rewrite_time_sec", -1),
+        ("aof_current_rewrite_time_sec", -1),
+        ("aof_last_bgrewrite_status", "ok"),
+        ("aof_rewrites", 0),
+        ("aof_rewrites_consecutive_failures", 0),
+        ("aof_last_write_status", "ok"),
+        ("aof_last_cow_size", 0),
+        ("module_fork_in_progress", 0),
+        ("module_fork_last_cow_size", 0),
+    ]
+
+
+def _instantaneous(server):
+    """(ops/sec, input kbps, output kbps) since the previous INFO call."""
+    now = time.monotonic()
+    sample = (now, server.stat_commands, server.stat_net_input, server.stat_net_output)
+    last = getattr(server, "_info_sample", None)
+    server._info_sample = sample
+    if last is None or now - last[0] <= 0:
+        return 0, 0.0, 0.0
+    dt = now - last[0]
+    return (int((sample[1] - last[1]) / dt),
+            (sample[2] - last[2]) / dt / 1024.0,
+            (sample[3] - last[3]) / dt / 1024.0)
+
+
+def _stats(server):
+    store = server.store
+    ops, kin, kout = _instantaneous(server)
+    return [
+        ("total_connections_received", server.stat_connections),
+        ("total_commands_processed", server.stat_commands),
+        ("instantaneous_ops_per_sec", ops),
+        ("total_net_input_bytes", server.stat_net_input),
+        ("total_net_output_bytes", server.stat_net_output),
+        ("total_net_repl_input_bytes", 0),
+        ("total_net_repl_output_bytes", 0),
+        ("instantaneous_input_kbps", "%.2f" % kin),
+        ("instantaneous_output_kbps", "%.2f" % kout),
+        ("instantaneous_input_repl_kbps", "0.00"),
+        ("instantaneous_output_repl_kbps", "0.00"),
+        ("rejected_connections", server.stat_rejected_connections),
+        ("sync_full", 0),
+        ("sync_partial_ok", 0),
+        ("sync_partial_err", 0),
+        ("expired_keys", store.expired_keys),
+        ("expired_stale_perc", "0.00"),
+        ("expired_time_cap_reached_count", 0),
+        ("expire_cycle_cpu_milliseconds", 0),
+        ("evicted_keys", store.evicted_keys),
+        ("evicted_clients", 0),
+        ("total_eviction_exceeded_time", 0),
+        ("current_eviction_exceeded_time", 0),
+        ("keyspace_hits", server.stat_keyspace_hits),
+        ("keyspace_misses", server.stat_keyspace_misses),
+        ("pubsub_channels", 0),
+        ("pubsub_patterns", 0),
+        ("pubsubshard_channels", 0),
+        ("latest_fork_usec", 0),
+        ("total_forks", 0),
+        ("migrate_cached_sockets", 0),
+        ("slave_expires_tracked_keys", 0),
+        ("active_defrag_hits", 0),
+        ("active_defrag_misses", 0),
+        ("active_defrag_key_hits", 0),
+        ("active_defrag_key_misses", 0),
+        ("total_active_defrag_time", 0),
+        ("current_active_defrag_time", 0),
+        ("tracking_total_keys", 0),
+        ("tracking_total_items", 0),
+        ("tracking_total_prefixes", 0),
+        ("unexpected_error_replies", 0),
+        ("total_error_replies", sum(s.failed_calls + s.rejected_calls for s in _all_specs())),
+        ("dump_payload_sanitizations", 0),
+        ("total_reads_processed", 0),
+        ("total_writes_processed", 0),
+        ("io_threaded_reads_processed", 0),
+        ("io_threaded_writes_processed", 0),
+        ("reply_buffer_shrinks", 0),
+        ("reply_buffer_expands", 0),
+    ]
+
+
+def _replication(server):
+    replid = getattr(server, "replid", None) or server.run_id
+    offset = getattr(server, "repl_offset", 0)
+    if server.master_host is not None:
+        head = [
+            ("role", "slave"),
+            ("master_host", server.master_host),
+            ("master_port", server.master_port),
+            ("master_link_status", getattr(server, "master_link_status", "down")),
+            ("master_last_io_seconds_ago", -1),
+            ("master_sync_in_progress", 0),
+            ("slave_read_repl_offset", offset),
+            ("slave_repl_offset", offset),
+            ("slave_priority", server.config.replica_priority),
+            ("slave_read_only", 1 if server.config.replica_read_only else 0),
+            ("replica_announced", 1),
+        ]
+    else:
+        head = [("role", "master")]
+    return head + [
+        ("connected_slaves", 0),
+        ("master_failover_state", "no-failover"),
+        ("master_replid", replid),
+        ("master_replid2", "0" * 40),
+        ("master_repl_offset", offset),
+        ("second_repl_offset", -1),
+        ("repl_backlog_active", 0),
+        ("repl_backlog_size", server.config.repl_backlog_size),
+        ("repl_backlog_first_byte_offset", 0),
+        ("repl_backlog_histlen", 0),
+    ]
+
+
+def _cpu(server):
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        main = resource.getrusage(resource.RUSAGE_THREAD)
+    except (AttributeError, ValueError):
+        main = me
+    return [
+        ("used_cpu_sys", "%.6f" % me.ru_stime),
+        ("used_cpu_user", "%.6f" % me.ru_utime),
+        ("used_cpu_sys_children", "%.6f" % kids.ru_stime),
+        ("used_cpu_user_children", "%.6f" % kids.ru_utime),
+        ("used_cpu_sys_main_thread", "%.6f" % main.ru_stime),
+        ("used_cpu_user_main_thread", "%.6f" % main.ru_utime),
+    ]
+
+
+def _all_specs():
+    for spec in all_commands():
+        if spec.handler is not None:
+            yield spec
+        seen = set()
+        for sub in spec.subcommands.values():
+            if sub.fullname not in seen:
+                seen.add(sub.fullname)
+                yield sub
+
+
+def _commandstats(server):
+    out = []
+    for spec in _all_specs():
+        if spec.calls or spec.failed_calls or spec.rejected_calls:
+            per = spec.usec / spec.calls if spec.calls else 0.0
+            out.append(("cmdstat_" + spec.fullname,
+                        "calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d" % (
+                            spec.calls, spec.usec, per, spec.rejected_calls, spec.failed_calls)))
+    return out
+
+
+def _keyspace(server):
+    out = []
+    for db in server.store.dbs:
+        n = len(db)
+        if n:
+            out.append(("db%d" % db.index, "keys=%d,expires=%d,avg_ttl=%d" % (
+                n, db.expires_count(), getattr(db, "avg_ttl", 0))))
+    return out
+
+
+def _empty(server):
+    return []
+
+
+_BUILDERS = {
+    "server": _server, "clients": _clients, "memory": _memory,
+    "persistence": _persistence, "stats": _stats, "replication": _replication,
+    "cpu": _cpu, "modules": _empty, "commandstats": _commandstats,
+    "errorstats": _empty, "latencystats": _empty,
+    "cluster": lambda server: [("cluster_enabled", 0)],
+    "keyspace": _keyspace,
+    "compression": lambda server: server.compressor.info(),
+}
+
+
+def wanted_sections(names):
+    """The sections INFO C{names} asks for, in Redis' order (unknown names add nothing)."""
+    if not names:
+        return list(DEFAULT_SECTIONS)
+    wanted = set()
+    for name in names:
+        name = name.lower()
+        if name == "default":
+            wanted.update(DEFAULT_SECTIONS)
+        elif name in ("all", "everything"):
+            wanted.update(SECTIONS)
+        elif name in _BUILDERS:
+            wanted.add(name)
+    return [s for s in SECTIONS if s in wanted]
+
+
+def info_text(server, names=()):
+    """INFO's text: C{# Title\\r\\nfield:value\\r\\n...}, a blank line between sections."""
+    parts = []
+    for section in wanted_sections(names):
+        title = _TITLES.get(section, section.capitalize())
+        lines = ["# %s\r\n" % title]
+        for field, value in _BUILDERS[section](server):
+            lines.append("%s:%s\r\n" % (field, value))
+        parts.append("".join(lines))
+    return "\r\n".join(parts)
+
+
+@command("info")
+def info(client, *sections):
+    """INFO [section [section ...]]"""
+    names = [s.decode("utf-8", "replace") for s in sections]
+    text = info_text(client.server, names).encode("utf-8", "replace")
+    if client.resp == 3:
+        return Verbatim(text)
+    return text

@@ -6,9 +6,10 @@ same fields as Redis 7.0; redis-py 8 sends C{HELLO 3} on every connect.
 
 from sonic import errors
 from sonic.commands.args import to_int
+from sonic.commands.clients import validate_name
 from sonic.errors import CommandError
 from sonic.registry import command
-from sonic.resp import OK, PONG, Status, Push
+from sonic.resp import OK, PONG, Status
 
 __all__ = []
 
@@ -42,6 +43,8 @@ def quit(client, *args):
 def select(client, index):
     """SELECT index"""
     n = to_int(index)
+    if n < -2**31 or n >= 2**31:  # Redis reads the index as a C int
+        raise CommandError("ERR value is out of range, value must between -2147483648 and 2147483647")
     if n < 0 or n >= len(client.server.store.dbs):
         raise CommandError(errors.DB_INDEX_OUT_OF_RANGE)
     client.select(n)
@@ -49,11 +52,18 @@ def select(client, index):
 
 
 def check_password(client, username, password):
-    """Check AUTH credentials against requirepass, as Redis' default user does."""
+    """Check AUTH credentials as Redis' only user, C{default}, does.
+
+    Without requirepass the default user is C{nopass}: any password is
+    accepted for it.  A wrong pair leaves the client as it was.
+    """
     required = client.server.config.requirepass
-    if username != b"default" or not required or password != required.encode("utf-8", "surrogateescape"):
+    if username != b"default" or (required and password != required.encode("utf-8", "surrogateescape")):
         raise CommandError(errors.WRONGPASS)
-    client.authenticate()
+    client.authenticated = True
+    parser = getattr(client, "parser", None)
+    if parser is not None:
+        parser.auth_required = False  # lift the unauthenticated request-size limits
 
 
 @command("auth")
@@ -78,29 +88,27 @@ def hello(client, *args):
         if n < 2 or n > 3:
             raise CommandError("NOPROTO unsupported protocol version")
         proto = n
+    # Options are handled in order, as Redis does: AUTH logs in at once (and
+    # stays done even if a later option is wrong), SETNAME is checked at once.
     i = 1
     name = None
-    creds = None
     while i < len(args):
         opt = args[i].upper()
         more = len(args) - i - 1
         if opt == b"AUTH" and more >= 2:
-            creds = (args[i + 1], args[i + 2])
+            check_password(client, args[i + 1], args[i + 2])
             i += 3
         elif opt == b"SETNAME" and more >= 1:
             name = args[i + 1]
+            validate_name(name)
             i += 2
         else:
             raise CommandError("ERR Syntax error in HELLO option '%s'" % args[i].decode("utf-8", "replace"))
-    if creds is not None:
-        check_password(client, creds[0], creds[1])
     if not client.authenticated:
         raise CommandError("NOAUTH HELLO must be called with the client already authenticated, "
-                           "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                           "otherwise the HELLO AUTH <user> <pass> option can be used to "
                            "authenticate the client and select the RESP protocol version at the same time")
     if name is not None:
-        from sonic.commands.clients import validate_name
-        validate_name(name)
         client.name = name or None
     if proto is not None:
         client.resp = proto
@@ -126,6 +134,7 @@ def reset(client):
     client.select(0)
     client.resp = 2
     client.name = None
+    client.no_evict = False
     if hasattr(client, "set_reply_mode"):
         client.set_reply_mode("on")
     if client.server.config.requirepass:

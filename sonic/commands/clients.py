@@ -1,0 +1,435 @@
+"""CLIENT and its subcommands: naming, introspection and killing of connections.
+
+Clients live in C{server.clients} (id -> client).  The text CLIENT LIST and
+CLIENT INFO print has Redis 7.0's fields in Redis 7.0's order; the buffer and
+memory figures Redis reads from its allocator are estimates here.  CLIENT
+SETINFO (Redis 7.2, which redis-py 8 sends on every connect) is accepted as
+Redis 7.2 does, and its two values are shown as 7.2 shows them, as the last
+two fields of each line.
+"""
+
+import time
+
+from sonic import errors
+from sonic.commands.args import to_int
+from sonic.errors import CommandError
+from sonic.registry import command
+from sonic.resp import OK, Verbatim
+
+__all__ = ["validate_name", "client_type", "client_info_string"]
+
+NAME_ERROR = "ERR Client names cannot contain spaces, newlines or special characters."
+
+#: CLIENT HELP, as Redis 7.0.15 prints it.
+HELP = [
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
+    "HELP",
+    "    Prints this help.",
+]
+
+#: Type names CLIENT LIST TYPE / CLIENT KILL TYPE accept (getClientTypeByName).
+TYPES = {b"normal": "normal", b"slave": "replica", b"replica": "replica",
+         b"master": "master", b"pubsub": "pubsub"}
+
+
+def _printable(value):
+    """Whether every byte is printable ASCII other than space ('!' to '~'), as Redis requires."""
+    return all(33 <= c <= 126 for c in value)
+
+
+def validate_name(name):
+    """Raise Redis' error unless C{name} is a valid client name (empty clears it)."""
+    if not _printable(name):
+        raise CommandError(NAME_ERROR)
+
+
+def client_type(c):
+    """'normal', 'master', 'replica' or 'pubsub', as Redis' getClientType."""
+    flags = c.flags
+    if "M" in flags:
+        return "master"
+    if "S" in flags:
+        return "replica"
+    if "P" in flags or _subscriptions(c)[0] or _subscriptions(c)[1]:
+        return "pubsub"
+    return "normal"
+
+
+def _subscriptions(c):
+    """(channels, patterns, shard channels) counts, for modules that add pub/sub."""
+    return (len(getattr(c, "channels", ()) or ()),
+            len(getattr(c, "patterns", ()) or ()),
+            len(getattr(c, "shard_channels", ()) or ()))
+
+
+def _flags(c, sub):
+    """The C{flags=} letters, in the order catClientInfoString writes them."""
+    own = c.flags
+    out = []
+    for letter in "OSM":
+        if letter in own:
+            out.append(letter)
+    if "P" in own or sub[0] or sub[1]:
+        out.append("P")
+    if c.multi is not None:
+        out.append("x")
+    for letter in "btRB":
+        if letter in own:
+            out.append(letter)
+    if c.dirty_cas:
+        out.append("d")
+    if c.close_after_reply:
+        out.append("c")
+    for letter in "uAUr":
+        if letter in own:
+            out.append(letter)
+    if c.no_evict:
+        out.append("e")
+    return "".join(out) or "N"
+
+
+def _text(value):
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return value
+
+
+def client_info_string(c, now=None):
+    """One line of CLIENT LIST for client C{c} (without the newline)."""
+    if now is None:
+        now = time.time()
+    sub = _subscriptions(c)
+    parser = getattr(c, "parser", None)
+    qbuf = parser.pending() if parser is not None else 0
+    transport = getattr(c, "transport", None)
+    obl = 0
+    if transport is not None:
+        obl = (sum(len(b) for b in getattr(transport, "_tempDataBuffer", ()) or ())
+               + len(getattr(transport, "dataBuffer", b"") or b""))
+    argv_mem = sum(len(a) for a in c.argv)
+    multi_mem = 0
+    if c.multi:
+        multi_mem = sum(sum(len(a) for a in argv) for _, argv in c.multi)
+    rbs = max(16384, qbuf)
+    tot_mem = 16384 + rbs + qbuf + argv_mem + multi_mem + obl
+    fields = [
+        ("id", c.id),
+        ("addr", c.addr),
+        ("laddr", c.laddr),
+        ("fd", getattr(c, "fd", -1)),
+        ("name", _text(c.name)),
+        ("age", int(now - c.created)),
+        ("idle", int(now - c.last_interaction)),
+        ("flags", _flags(c, sub)),
+        ("db", c.dbnum),
+        ("sub", sub[0]),
+        ("psub", sub[1]),
+        ("ssub", sub[2]),
+        ("multi", -1 if c.multi is None else len(c.multi)),
+        ("qbuf", qbuf),
+        ("qbuf-free", max(0, rbs - qbuf)),
+        ("argv-mem", argv_mem),
+        ("multi-mem", multi_mem),
+        ("rbs", rbs),
+        ("rbp", rbs),
+        ("obl", obl),
+        ("oll", 0),
+        ("omem", 0),
+        ("tot-mem", tot_mem),
+        ("events", "rw" if obl else "r"),
+        ("cmd", c.last_cmd),
+        ("user", c.user),
+        ("redir", -1),
+        ("resp", c.resp),
+        ("lib-name", _text(c.lib_name)),
+        ("lib-ver", _text(c.lib_ver)),
+    ]
+    return " ".join("%s=%s" % kv for kv in fields)
+
+
+def _listing(clients):
+    now = time.time()
+    text = "".join(client_info_string(c, now) + "\n" for c in clients)
+    return Verbatim(text.encode("utf-8", "surrogateescape"))
+
+
+@command("client|id")
+def client_id(client):
+    """CLIENT ID"""
+    return client.id
+
+
+@command("client|setname")
+def client_setname(client, name):
+    """CLIENT SETNAME connection-name"""
+    validate_name(name)
+    client.name = name or None
+    return OK
+
+
+@command("client|getname")
+def client_getname(client):
+    """CLIENT GETNAME"""
+    return client.name
+
+
+@command("client|setinfo", arity=4, flags=["noscript", "loading", "stale"],
+         acl=["@slow", "@connection"], summary="Set client or connection specific info",
+         since="7.2.0", group="connection", complexity="O(1)")
+def client_setinfo(client, attr, value):
+    """CLIENT SETINFO <LIB-NAME libname | LIB-VER libver>
+
+    Redis 7.2's subcommand (7.0 lacks it); redis-py 8 sends it on connect and
+    ignores an error, so accepting it only makes the values visible.
+    """
+    which = attr.lower()
+    if which not in (b"lib-name", b"lib-ver"):
+        raise CommandError("ERR Unrecognized option '%s'" % attr.decode("utf-8", "replace"))
+    if not _printable(value):
+        raise CommandError("ERR %s cannot contain spaces, newlines or special characters."
+                           % attr.decode("utf-8", "replace"))
+    if which == b"lib-name":
+        client.lib_name = value or None
+    else:
+        client.lib_ver = value or None
+    return OK
+
+
+@command("client|info")
+def client_info(client):
+    """CLIENT INFO"""
+    return _listing([client])
+
+
+@command("client|list")
+def client_list(client, *args):
+    """CLIENT LIST [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]"""
+    clients = client.server.clients
+    if not args:
+        return _listing(list(clients.values()))
+    opt = args[0].lower()
+    if opt == b"type" and len(args) == 2:
+        kind = TYPES.get(args[1].lower())
+        if kind is None:
+            raise CommandError("ERR Unknown client type '%s'" % args[1].decode("utf-8", "replace"))
+        return _listing([c for c in clients.values() if client_type(c) == kind])
+    if opt == b"id" and len(args) > 1:
+        found = []
+        for word in args[1:]:
+            cid = to_int(word, "ERR Invalid client ID")
+            c = clients.get(cid)
+            if c is not None:
+                found.append(c)
+        return _listing(found)
+    raise CommandError(errors.SYNTAX)
+
+
+def kill(target, by):
+    """Close C{target} after the replies it already has; C{by} is the killer."""
+    if target is by:
+        # The killer gets its reply first, then the connection closes.
+        target.close_after_reply = True
+        return
+    target.server.remove_client(target)
+    target.close()
+
+
+@command("client|kill")
+def client_kill(client, *args):
+    """CLIENT KILL <ip:port> | CLIENT KILL <option> <value> [<option> <value> ...]"""
+    server = client.server
+    if len(args) == 1:
+        addr = args[0].decode("utf-8", "surrogateescape")
+        for c in list(server.clients.values()):
+            if c.addr == addr:
+                kill(c, client)
+                return OK
+        raise CommandError("ERR No such client")
+    cid = addr = laddr = user = kind = None
+    skipme = True
+    i = 0
+    while i < len(args):
+        opt = args[i].lower()
+        if i + 1 >= len(args):
+            raise CommandError(errors.SYNTAX)
+        value = args[i + 1]
+        if opt == b"id":
+            cid = to_int(value, "ERR client-id should be greater than 0")
+            if cid <= 0:
+                raise CommandError("ERR client-id should be greater than 0")
+        elif opt == b"type":
+            kind = TYPES.get(value.lower())
+            if kind is None:
+                raise CommandError("ERR Unknown client type '%s'" % value.decode("utf-8", "replace"))
+        elif opt == b"addr":
+            addr = value.decode("utf-8", "surrogateescape")
+        elif opt == b"laddr":
+            laddr = value.decode("utf-8", "surrogateescape")
+        elif opt == b"user":
+            user = value.decode("utf-8", "surrogateescape")
+            if user != "default":
+                raise CommandError("ERR No such user '%s'" % user)
+        elif opt == b"skipme":
+            word = value.lower()
+            if word == b"yes":
+                skipme = True
+            elif word == b"no":
+                skipme = False
+            else:
+                raise CommandError(errors.SYNTAX)
+        else:
+            raise CommandError(errors.SYNTAX)
+        i += 2
+    killed = 0
+    for c in list(server.clients.values()):
+        if addr is not None and c.addr != addr:
+            continue
+        if laddr is not None and c.laddr != laddr:
+            continue
+        if kind is not None and client_type(c) != kind:
+            continue
+        if cid is not None and c.id != cid:
+            continue
+        if user is not None and c.user != user:
+            continue
+        if c is client and skipme:
+            continue
+        kill(c, client)
+        killed += 1
+    return killed
+
+
+@command("client|no-evict")
+def client_no_evict(client, mode):
+    """CLIENT NO-EVICT ON|OFF"""
+    word = mode.lower()
+    if word == b"on":
+        client.no_evict = True
+    elif word == b"off":
+        client.no_evict = False
+    else:
+        raise CommandError(errors.SYNTAX)
+    return OK
+
+
+@command("client|reply")
+def client_reply(client, mode):
+    """CLIENT REPLY ON|OFF|SKIP
+
+    OFF and SKIP send no reply of their own; SKIP is ignored while OFF holds.
+    """
+    word = mode.lower()
+    if word not in (b"on", b"off", b"skip"):
+        raise CommandError(errors.SYNTAX)
+    mode = word.decode()
+    if mode == "skip" and client.reply_mode == "off":
+        return OK  # muted anyway
+    if hasattr(client, "set_reply_mode"):
+        client.set_reply_mode(mode)
+    else:
+        client.reply_mode = mode
+    return OK
+
+
+def _bad_subcommand(client):
+    """Redis' addReplySubcommandSyntaxError: names the subcommand as the client typed it."""
+    return CommandError("ERR unknown subcommand or wrong number of arguments for '%s'. Try CLIENT HELP."
+                        % client.argv[1].decode("utf-8", "replace"))
+
+
+@command("client|pause")
+def client_pause(client, timeout, *mode):
+    """CLIENT PAUSE timeout [WRITE|ALL]
+
+    Arguments are checked as Redis does; the pause itself is not applied
+    (sonic runs each command to completion on one thread, so there is no
+    failover window to protect yet).
+    """
+    ms = to_int(timeout, "ERR timeout is not an integer or out of range")
+    if ms < 0:
+        raise CommandError(errors.TIMEOUT_NEGATIVE)
+    if len(mode) > 1:
+        raise _bad_subcommand(client)
+    if mode and mode[0].lower() not in (b"write", b"all"):
+        raise CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
+    return OK
+
+
+@command("client|unpause")
+def client_unpause(client):
+    """CLIENT UNPAUSE"""
+    return OK
+
+
+@command("client|unblock")
+def client_unblock(client, cid, *reason):
+    """CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
+
+    No command blocks yet, so no client is ever unblocked: the reply is 0.
+    """
+    if len(reason) > 1:
+        raise _bad_subcommand(client)
+    if reason and reason[0].lower() not in (b"timeout", b"error"):
+        raise CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+    to_int(cid)
+    return 0
+
+
+@command("client|getredir")
+def client_getredir(client):
+    """CLIENT GETREDIR"""
+    return -1
+
+
+@command("client|help")
+def client_help(client):
+    """CLIENT HELP"""
+    from sonic.resp import Status
+    return [Status(line.encode()) for line in HELP]

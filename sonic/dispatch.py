@@ -205,11 +205,17 @@ def run_transaction(client):
     Inside, each command's error becomes an L{Error} element, as in Redis.
     """
     queued = client.multi
-    client.multi = None
     results = []
-    for spec, argv in queued:
-        try:
-            results.append(call(client, spec, argv))
-        except CommandError as e:
-            results.append(Error(e.message))
+    # As in Redis, the client stays flagged MULTI while its queue runs
+    # (CLIENT LIST shows flags=x; blocking commands must not block), and its
+    # last command is EXEC afterwards.
+    try:
+        for spec, argv in queued:
+            try:
+                results.append(call(client, spec, argv))
+            except CommandError as e:
+                results.append(Error(e.message))
+    finally:
+        client.multi = None
+        client.last_cmd = "exec"
     return results

@@ -18,6 +18,7 @@ for speed and safety:
 """
 
 import logging
+from time import time as _time
 
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Factory, Protocol
@@ -91,6 +92,7 @@ class RedisServerProtocol(Client, Protocol):
     # -- input ----------------------------------------------------------------
 
     def dataReceived(self, data):
+        self.last_interaction = _time()  # CLIENT LIST idle=
         self.parser.feed(data)
         self.server.stat_net_input += len(data)
         if not self._paused and not self._processing:
@@ -147,6 +149,7 @@ class RedisServerProtocol(Client, Protocol):
             self._skip = 0
         elif mode == "off":
             self.mute = True
+            self._skip = 0  # an OFF given while a SKIP runs must outlast the skip
         else:  # skip this reply and the next one
             self.mute = True
             self._skip = 2

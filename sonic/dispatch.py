@@ -134,7 +134,10 @@ def execute(client, argv):
     argc = len(argv)
     if (arity > 0 and argc != arity) or argc < -arity:
         spec.rejected_calls += 1
-        raise CommandError(errors.WRONG_ARITY % spec.fullname)
+        error = CommandError(errors.WRONG_ARITY % spec.fullname)
+        if spec.fullname == "exec":
+            raise _exec_rejected(client, error)
+        raise error
     return call(client, spec, argv)
 
 
@@ -154,13 +157,26 @@ def _execute_checked(client, argv):
                 client.multi.append((spec, argv))
                 return QUEUED
         check_state(server, spec)
-    except CommandError:
+    except CommandError as e:
         if client.multi is not None:
             client.multi_error = True
         if spec is not None:
             spec.rejected_calls += 1
+        if argv[0].lower() == b"exec":
+            raise _exec_rejected(client, e)
         raise
     return call(client, spec, argv)
+
+
+def _exec_rejected(client, error):
+    """A refused EXEC (arity, auth...) discards the transaction: Redis' execCommandAbort."""
+    client.multi = None
+    client.multi_error = False
+    client.unwatch()
+    message = error.message
+    if message.startswith("ERR "):
+        message = message[4:]
+    return CommandError("EXECABORT Transaction discarded because of: " + message)
 
 
 def check_state(server, spec):

@@ -75,11 +75,16 @@ def watch(client, *keys):
         raise CommandError(errors.WATCH_IN_MULTI)
     db = client.db
     for key in keys:
-        clients = db.watched.setdefault(key, set())
-        if client in clients:
+        clients = db.watched.get(key)
+        if clients is not None and client in clients:
             continue
-        clients.add(client)
-        client.watched.append((db, key, db.lookup(key) is not None))
+        # Look the key up before registering: a key already past its deadline
+        # is removed here, and that removal must not count as a change the
+        # watcher sees (Redis: a key expired at WATCH time, deleted later, is
+        # no logical change).
+        live = db.lookup(key) is not None
+        db.watched.setdefault(key, set()).add(client)
+        client.watched.append((db, key, live))
     return OK
 
 

@@ -204,7 +204,7 @@ def test_noauth_before_auth(auth_ports):
     def scenario(connect):
         c = connect()
         out = [c.call("GET", "k"), c.call("PING"), c.call("SELECT", "1"), c.call("CLIENT", "ID"),
-               c.call("NOSUCHCMD"), c.call("GET")]
+               c.call("NOSUCHCMD"), c.call("GET"), c.call("EXEC"), c.call("EXEC", "x"), c.call("MULTI")]
         c.send_raw(b"QUIT\r\n")
         return out + [c.read_reply(), c.is_closed()]
     out = both(*auth_ports, scenario)

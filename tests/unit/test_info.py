@@ -115,6 +115,7 @@ def test_commandstats_and_resetstat():
     """Commandstats has Redis' cmdstat line per used command; CONFIG RESETSTAT clears it."""
     server = make_server()
     c = Client(server)
+    call(c, "CONFIG", "RESETSTAT")  # per-command counters live in the process-wide registry
     call(c, "SET", "a", "1")
     call(c, "GET", "a")
     call(c, "GET", "a")

@@ -7,12 +7,13 @@ key-spec flags and argument flags are sets of simple strings.  Only the
 commands sonic implements are listed.  INFO lives in L{sonic.commands.info}.
 """
 
+import re
 import sys
 import time
 
 from sonic import errors
 from sonic.commands import info as _info  # noqa: F401  (registers INFO)
-from sonic.commands.args import to_float, to_int
+from sonic.commands.args import to_int
 from sonic.config import ConfigError, DIRECTIVES, rewrite_file
 from sonic.errors import CommandError
 from sonic.glob import stringmatch
@@ -600,11 +601,17 @@ def debug(client, *args):
                        % args[0].decode("utf-8", "replace"))
 
 
+_STRTOD = re.compile(rb"\s*[+-]?(\d+\.?\d*(e[+-]?\d+)?|\.\d+(e[+-]?\d+)?|inf(inity)?)", re.I)
+
+
 def to_float_lenient(text):
-    """strtod as DEBUG SLEEP uses it: garbage reads as 0."""
+    """strtod as DEBUG SLEEP uses it: the longest numeric prefix, garbage reads as 0."""
+    m = _STRTOD.match(text)
+    if m is None:
+        return 0.0
     try:
-        return to_float(text)
-    except CommandError:
+        return float(m.group(0))
+    except ValueError:
         return 0.0
 
 

@@ -332,3 +332,95 @@ def test_info_exact_parts_parity(parity):
     parity(("INFO", "cluster"), ("INFO", "modules"), ("INFO", "foo"), ("INFO", "cluster", "modules"))
     _hello3(parity)
     parity(("INFO", "cluster"), ("INFO", "foo"))
+
+
+def _entries(reply):
+    return _split_array(reply)
+
+
+@pytest.mark.parametrize("resp3", [False, True])
+def test_every_command_entry_matches_redis(parity, resp3):
+    """Each entry of sonic's COMMAND equals Redis' COMMAND INFO for that command (subcommands: subset)."""
+    if resp3:
+        _hello3(parity)
+    checked = 0
+    for entry in _entries(parity.sonic.call("COMMAND")):
+        fields = _split_array(entry)
+        name = fields[0].split(b"\r\n")[1].decode()
+        want = _entries(parity.real.call("COMMAND", "INFO", name))[0]
+        if want in (b"$-1\r\n", b"_\r\n"):
+            continue  # sonic-only (EXP)
+        wfields = _split_array(want)
+        assert fields[:9] == wfields[:9], name
+        if fields[9] not in (b"~0\r\n", b"*0\r\n"):
+            real_subs = set(_split_array(wfields[9]))
+            for sub in _split_array(fields[9]):
+                subname = sub.split(b"\r\n")[2]
+                if any(s.split(b"\r\n")[2] == subname for s in real_subs):
+                    assert sub in real_subs, subname
+        else:
+            assert fields[9] == wfields[9], name
+        checked += 1
+    assert checked >= 10
+
+
+@pytest.mark.parametrize("resp3", [False, True])
+def test_every_command_docs_entry_matches_redis(parity, resp3):
+    """Each entry of sonic's COMMAND DOCS equals Redis' for that command (nested subcommands: subset)."""
+    if resp3:
+        _hello3(parity)
+    items = _split_array(parity.sonic.call("COMMAND", "DOCS"))
+    checked = 0
+    for key, docs in zip(items[::2], items[1::2]):
+        name = key.split(b"\r\n")[1].decode()
+        want = _split_array(parity.real.call("COMMAND", "DOCS", name))
+        if not want:
+            continue  # sonic-only
+        g, w = _split_array(docs), _split_array(want[1])
+        gd, wd = dict(zip(g[::2], g[1::2])), dict(zip(w[::2], w[1::2]))
+        sub_key = b"$11\r\nsubcommands\r\n"
+        gsubs, wsubs = gd.pop(sub_key, None), wd.pop(sub_key, None)
+        assert g[::2] == [k for k in w[::2] if k in gd or k == sub_key and gsubs], name
+        assert gd == wd, name
+        if gsubs is not None:
+            gs, ws = _split_array(gsubs), _split_array(wsubs)
+            wmap = dict(zip(ws[::2], ws[1::2]))
+            for k, v in zip(gs[::2], gs[1::2]):
+                if k in wmap:
+                    assert v == wmap[k], k
+        checked += 1
+    assert checked >= 10
+
+
+def test_debug_local_mode_refuses_remote_clients():
+    """enable-debug-command local (sonic's default) allows loopback clients and refuses others."""
+    from tests.helpers import Client, call, make_server
+    from sonic.resp import Error
+    from sonic.commands.server import DEBUG_REFUSED
+    server = make_server()
+    local = Client(server, addr="127.0.0.1:5000")
+    remote = Client(server, addr="10.1.2.3:5000")
+    assert call(local, "DEBUG", "SLEEP", "0") == b"OK"
+    assert call(remote, "DEBUG", "SLEEP", "0") == Error(DEBUG_REFUSED)
+    server.config.set_value("enable-debug-command", "yes")
+    assert call(remote, "DEBUG", "SLEEP", "0") == b"OK"
+
+
+def test_debug_sleep_reads_seconds_like_strtod():
+    """DEBUG SLEEP reads its argument as strtod does: a numeric prefix, garbage as 0."""
+    from sonic.commands.server import to_float_lenient
+    assert [to_float_lenient(x) for x in (b"0.5x", b"abc", b" 2", b"1e-3", b".5")] == [
+        0.5, 0.0, 2.0, 0.001, 0.5]
+
+
+def test_shutdown_over_protocol_sends_nothing_and_stops():
+    """SHUTDOWN writes no reply, closes the connection and calls the server's shutdown hook."""
+    from tests.helpers import connect, make_server
+    server = make_server()
+    stopped = []
+    server.shutdown = lambda: stopped.append(True)
+    proto, transport = connect(server)
+    proto.dataReceived(b"SHUTDOWN NOSAVE\r\n")
+    assert transport.value() == b""
+    assert transport.disconnecting
+    assert stopped == [True]

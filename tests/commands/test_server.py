@@ -424,3 +424,23 @@ def test_shutdown_over_protocol_sends_nothing_and_stops():
     assert transport.value() == b""
     assert transport.disconnecting
     assert stopped == [True]
+
+
+def test_config_rewrite_with_config_file(tmp_path):
+    """Started with --config, CONFIG REWRITE writes the running values back and INFO names the file."""
+    from tests.unit.test_info import parse_info
+    conf = tmp_path / "sonic.conf"
+    conf.write_text("# test config\ntimeout 3\n")
+    proc, port, log = start_sonic("--config", str(conf))
+    try:
+        c = RawClient(port)
+        assert c.call("CONFIG", "SET", "timeout", "12", "maxmemory-policy", "allkeys-lru") == b"+OK\r\n"
+        assert c.call("CONFIG", "REWRITE") == b"+OK\r\n"
+        lines = conf.read_text().splitlines()
+        assert lines[:2] == ["# test config", "timeout 12"]
+        assert "maxmemory-policy allkeys-lru" in lines
+        info = parse_info(c.call("INFO", "server"))["Server"]
+        assert info["config_file"] == str(conf)
+        c.close()
+    finally:
+        stop(proc)

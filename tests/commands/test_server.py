@@ -94,8 +94,11 @@ def test_command_getkeys_parity(parity, resp3):
            ("COMMAND", "GETKEYS", "dbsize", "x"))
 
 
-def test_command_misc_parity(parity):
+@pytest.mark.parametrize("resp3", [False, True])
+def test_command_misc_parity(parity, resp3):
     """COMMAND HELP, LIST filter syntax errors and unknown subcommands match Redis."""
+    if resp3:
+        _hello3(parity)
     parity(("COMMAND", "HELP"), ("COMMAND", "LIST", "x", "y", "z"),
            ("COMMAND", "LIST", "FILTERBY", "PATTERN", "a", "b"),
            ("COMMAND", "LIST", "FILTERBY", "FOO", "x"),
@@ -168,13 +171,19 @@ def test_config_set_parity(parity):
                    "save", "", "loglevel", "notice")
 
 
-def test_config_rewrite_and_resetstat_parity(parity):
+@pytest.mark.parametrize("resp3", [False, True])
+def test_config_rewrite_and_resetstat_parity(parity, resp3):
     """CONFIG REWRITE without a config file and CONFIG RESETSTAT answer as Redis."""
+    if resp3:
+        _hello3(parity)
     parity(("CONFIG", "REWRITE"), ("CONFIG", "RESETSTAT"), ("CONFIG", "RESETSTAT", "x"))
 
 
-def test_keyspace_commands_parity(parity):
+@pytest.mark.parametrize("resp3", [False, True])
+def test_keyspace_commands_parity(parity, resp3):
     """DBSIZE, FLUSHDB and FLUSHALL (with ASYNC/SYNC and bad options) match Redis."""
+    if resp3:
+        _hello3(parity)
     parity(("SET", "a", "1"), ("SET", "b", "2"), ("DBSIZE",), ("DBSIZE", "x"),
            ("FLUSHDB", "x"), ("FLUSHDB", "ASYNC", "SYNC"), ("FLUSHDB", "sync"), ("DBSIZE",),
            ("SET", "a", "1"), ("SELECT", "2"), ("SET", "c", "1"), ("FLUSHALL", "ASYNC"),
@@ -190,8 +199,11 @@ def test_time_and_lastsave_shapes(r):
     assert isinstance(r.lastsave().timestamp(), float)
 
 
-def test_debug_parity(parity):
+@pytest.mark.parametrize("resp3", [False, True])
+def test_debug_parity(parity, resp3):
     """DEBUG OBJECT errors, SLEEP and unknown subcommands answer as Redis."""
+    if resp3:
+        _hello3(parity)
     parity(("DEBUG", "OBJECT", "nokey"), ("DEBUG", "FOO"), ("DEBUG",), ("DEBUG", "SLEEP"),
            ("DEBUG", "SLEEP", "0"), ("DEBUG", "SLEEP", "abc"), ("DEBUG", "OBJECT"))
 
@@ -222,8 +234,11 @@ def test_debug_object_compressed(sonic_port):
     c.close()
 
 
-def test_memory_parity(parity):
+@pytest.mark.parametrize("resp3", [False, True])
+def test_memory_parity(parity, resp3):
     """MEMORY USAGE's errors and null, MEMORY HELP and unknown subcommands match Redis."""
+    if resp3:
+        _hello3(parity)
     parity(("SET", "k", "v"), ("MEMORY", "USAGE", "nokey"), ("MEMORY", "USAGE", "k", "SAMPLES"),
            ("MEMORY", "USAGE", "k", "SAMPLES", "x"), ("MEMORY", "USAGE", "k", "FOO", "1"),
            ("MEMORY", "USAGE", "k", "SAMPLES", "-1"), ("MEMORY", "HELP"), ("MEMORY", "FOO"),
@@ -243,8 +258,11 @@ def test_memory_usage_reflects_compression(sonic_port):
     c.close()
 
 
-def test_shutdown_errors_parity(parity):
+@pytest.mark.parametrize("resp3", [False, True])
+def test_shutdown_errors_parity(parity, resp3):
     """SHUTDOWN's syntax errors and ABORT without a shutdown in progress match Redis."""
+    if resp3:
+        _hello3(parity)
     parity(("SHUTDOWN", "FOO"), ("SHUTDOWN", "ABORT"), ("SHUTDOWN", "NOSAVE", "SAVE"),
            ("SHUTDOWN", "ABORT", "NOW"), ("MULTI",), ("SHUTDOWN",), ("DISCARD",))
 

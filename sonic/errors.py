@@ -107,3 +107,12 @@ def wrong_arity(fullname):
 def sanitize(text):
     """Replace CR and LF by spaces so user input cannot break reply framing (networking.c)."""
     return text.replace("\r", " ").replace("\n", " ")
+
+
+# Strings (t_string.c)
+DECREMENT_OVERFLOW = "ERR decrement would overflow"
+LCS_NOT_STRINGS = "ERR The specified keys must contain string values"
+LCS_IDX_AND_LEN = "ERR If you want both the length and indexes, please just use IDX."
+LCS_TOO_LONG = "ERR String too long for LCS"
+LCS_OVER_BULK_LEN = "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+LCS_NO_MEMORY = "ERR Insufficient memory, failed allocating transient memory for LCS"

@@ -1,25 +1,600 @@
-"""String commands: GET, SET and family (t_string.c)."""
+"""String commands (Redis' t_string.c): GET, SET and family, counters, ranges, LCS.
+
+As in Redis, families share one worker: L{set_generic} serves SET, SETNX,
+SETEX and PSETEX; L{incr_decr} serves INCR, DECR, INCRBY and DECRBY;
+L{parse_extended} reads the options of SET and GETEX.
+
+Values may be held compressed (L{Compressed}, see L{sonic.store.compression});
+reads go through L{_as_bytes}, which decompresses, and writes go through
+C{db.set}, which may compress again, so no command can tell.  Lengths of a
+compressed value come from C{Compressed.size}, without decompressing.
+
+Reads that Redis does with C{lookupKeyRead} (GET, MGET, GETRANGE, STRLEN,
+GETEX, GETDEL, GETSET, SET ... GET, LCS) count C{keyspace_hits} /
+C{keyspace_misses} for INFO; write lookups (APPEND, INCR, SETRANGE...) do not.
+"""
+
+import math
+from array import array
+from itertools import accumulate
+from operator import add
 
 from sonic import errors
 from sonic.commands.args import to_int
 from sonic.errors import CommandError
 from sonic.registry import command
 from sonic.resp import OK
+from sonic.store.compression import Compressed
+from sonic.util import LLONG_MAX, LLONG_MIN, LongDouble, format_ld, string2ld, string2ll
 
-__all__ = []
+__all__ = ["set_generic", "incr_decr", "parse_extended"]
 
+# SET / GETEX option flags (Redis' OBJ_SET_NX, OBJ_EX...).
+NX = 1 << 0
+XX = 1 << 1
+GET = 1 << 2
+KEEPTTL = 1 << 3
+PERSIST = 1 << 4
+EX = 1 << 5
+PX = 1 << 6
+EXAT = 1 << 7
+PXAT = 1 << 8
+SECONDS = EX | EXAT
+RELATIVE = EX | PX
+ABSOLUTE = EXAT | PXAT
+
+#: Each expire option and the flags that forbid it (another expire option,
+#: KEEPTTL or PERSIST); the same option twice is allowed, the last one wins.
+_EXPIRE_OPTIONS = {
+    b"EX": (EX, KEEPTTL | PERSIST | EXAT | PX | PXAT),
+    b"PX": (PX, KEEPTTL | PERSIST | EX | EXAT | PXAT),
+    b"EXAT": (EXAT, KEEPTTL | PERSIST | EX | PX | PXAT),
+    b"PXAT": (PXAT, KEEPTTL | PERSIST | EX | EXAT | PX),
+}
+
+_ZERO = LongDouble(0)
+
+
+# -- shared helpers ----------------------------------------------------------
+
+def _option(word):
+    """An option word as Redis compares it: upper-cased, cut at the first NUL (C strings)."""
+    nul = word.find(b"\0")
+    if nul >= 0:
+        word = word[:nul]
+    return word.upper()
+
+
+def _as_bytes(db, value):
+    """A stored string value as bytes (decompressed); WRONGTYPE for other types."""
+    if type(value) is bytes:
+        return value
+    if type(value) is Compressed:
+        return db.store.compressor.decompress(value)
+    raise CommandError(errors.WRONGTYPE)
+
+
+def _length(value):
+    """The length of a stored string value without decompressing it; WRONGTYPE for others."""
+    if type(value) is bytes:
+        return len(value)
+    if type(value) is Compressed:
+        return value.size
+    raise CommandError(errors.WRONGTYPE)
+
+
+def _lookup_read(client, key):
+    """The value at C{key}, counting a keyspace hit or miss (Redis' lookupKeyRead)."""
+    value = client.db.lookup(key)
+    if value is None:
+        client.server.stat_keyspace_misses += 1
+    else:
+        client.server.stat_keyspace_hits += 1
+    return value
+
+
+def _get_string(client, key):
+    """getGenericCommand: the string at C{key} (bytes) or None, with stats; WRONGTYPE otherwise."""
+    value = _lookup_read(client, key)
+    if value is None:
+        return None
+    return _as_bytes(client.db, value)
+
+
+def _check_string_length(client, size, append):
+    """Refuse a string that would grow past C{proto-max-bulk-len} (checkStringLength)."""
+    if size + append > client.server.config.proto_max_bulk_len:
+        raise CommandError(errors.STRING_TOO_LONG)
+
+
+def parse_extended(args, is_set):
+    """Parse SET's (C{is_set}) or GETEX's options; return (flags, expire word or None).
+
+    Follows parseExtendedStringArgumentsOrReply: NX/XX/GET/KEEPTTL only for
+    SET, PERSIST only for GETEX, one kind of expiry, and C{ERR syntax error}
+    for anything else (including an expire option missing its value).
+    """
+    flags = 0
+    expire = None
+    i = 0
+    n = len(args)
+    while i < n:
+        opt = _option(args[i])
+        if opt == b"NX" and is_set and not flags & XX:
+            flags |= NX
+        elif opt == b"XX" and is_set and not flags & NX:
+            flags |= XX
+        elif opt == b"GET" and is_set:
+            flags |= GET
+        elif opt == b"KEEPTTL" and is_set and not flags & (PERSIST | EX | EXAT | PX | PXAT):
+            flags |= KEEPTTL
+        elif opt == b"PERSIST" and not is_set and not flags & (EX | EXAT | PX | PXAT | KEEPTTL):
+            flags |= PERSIST
+        else:
+            entry = _EXPIRE_OPTIONS.get(opt)
+            if entry is None or flags & entry[1] or i == n - 1:
+                raise CommandError(errors.SYNTAX)
+            flags |= entry[0]
+            i += 1
+            expire = args[i]
+        i += 1
+    return flags, expire
+
+
+def expire_deadline(client, expire, flags, name):
+    """getExpireMillisecondsOrReply: the absolute deadline (Unix ms) an expire word means.
+
+    The value must be a positive integer; seconds are turned into
+    milliseconds and relative times (EX, PX) added to the command's time,
+    and any overflow of a signed 64-bit millisecond count gives
+    C{invalid expire time in '<name>' command}.
+    """
+    ms = to_int(expire)
+    seconds = flags & SECONDS
+    if ms <= 0 or (seconds and ms > LLONG_MAX // 1000):
+        raise CommandError(errors.INVALID_EXPIRE % name)
+    if seconds:
+        ms *= 1000
+    if flags & RELATIVE:
+        ms += client.server.store.now
+        if ms > LLONG_MAX:  # a wrapped (negative) sum in C
+            raise CommandError(errors.INVALID_EXPIRE % name)
+    return ms
+
+
+# -- GET / SET family ----------------------------------------------------------
 
 @command("get")
 def get(client, key):
     """GET key"""
-    return client.db.get_string(key)
+    value = client.db.lookup(key)
+    if value is None:
+        client.server.stat_keyspace_misses += 1
+        return None
+    client.server.stat_keyspace_hits += 1
+    if type(value) is bytes:
+        return value
+    return _as_bytes(client.db, value)
+
+
+def set_generic(client, flags, key, value, expire, name, ok_reply=OK, abort_reply=None):
+    """setGenericCommand: the worker behind SET, SETNX, SETEX and PSETEX.
+
+    The expire time is validated first, then (with GET) the old value is
+    read, which refuses a non-string before anything changes; NX/XX may
+    then abort the write.  With GET the reply is always the old value.
+    """
+    deadline = None
+    if expire is not None:
+        deadline = expire_deadline(client, expire, flags, name)
+    db = client.db
+    old = None
+    if flags & GET:
+        old = _get_string(client, key)
+    if flags & (NX | XX):
+        found = db.lookup(key) is not None
+        if (flags & NX and found) or (flags & XX and not found):
+            return old if flags & GET else abort_reply
+    db.set(key, value, deadline, keepttl=bool(flags & KEEPTTL))
+    return old if flags & GET else ok_reply
 
 
 @command("set")
 def set_(client, key, value, *opts):
     """SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]"""
-    db = client.db
     if not opts:
-        db.set(key, value)
+        client.db.set(key, value)
         return OK
-    raise CommandError(errors.SYNTAX)  # options: filled in by the strings module
+    flags, expire = parse_extended(opts, True)
+    return set_generic(client, flags, key, value, expire, "set")
+
+
+@command("setnx")
+def setnx(client, key, value):
+    """SETNX key value"""
+    return set_generic(client, NX, key, value, None, "setnx", 1, 0)
+
+
+@command("setex")
+def setex(client, key, seconds, value):
+    """SETEX key seconds value"""
+    return set_generic(client, EX, key, value, seconds, "setex")
+
+
+@command("psetex")
+def psetex(client, key, milliseconds, value):
+    """PSETEX key milliseconds value"""
+    return set_generic(client, PX, key, value, milliseconds, "psetex")
+
+
+@command("getset")
+def getset(client, key, value):
+    """GETSET key value"""
+    old = _get_string(client, key)
+    client.db.set(key, value)
+    return old
+
+
+@command("getdel")
+def getdel(client, key):
+    """GETDEL key"""
+    old = _get_string(client, key)
+    if old is not None:
+        client.db.delete(key)
+    return old
+
+
+@command("getex")
+def getex(client, key, *opts):
+    """GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]"""
+    flags, expire = parse_extended(opts, False)
+    value = _lookup_read(client, key)
+    if value is None:
+        return None
+    db = client.db
+    _length(value)  # checkType before the expire time is validated, as Redis
+    deadline = None
+    if expire is not None:
+        deadline = expire_deadline(client, expire, flags, "getex")
+    reply = _as_bytes(db, value)
+    server = client.server
+    if deadline is not None:
+        if flags & ABSOLUTE and deadline <= server.store.now and server.master_host is None:
+            db.delete(key)  # a deadline already past deletes the key at once
+        else:
+            db.set_expire(key, deadline)
+    elif flags & PERSIST:
+        db.persist(key)
+    return reply
+
+
+@command("mget")
+def mget(client, *keys):
+    """MGET key [key ...]"""
+    db = client.db
+    server = client.server
+    out = []
+    for key in keys:
+        value = db.lookup(key)
+        if value is None:
+            server.stat_keyspace_misses += 1
+            out.append(None)
+            continue
+        server.stat_keyspace_hits += 1
+        if type(value) is bytes:
+            out.append(value)
+        elif type(value) is Compressed:
+            out.append(db.store.compressor.decompress(value))
+        else:
+            out.append(None)  # MGET answers nil for other types, no WRONGTYPE
+    return out
+
+
+def _mset_generic(client, args, nx):
+    """msetGenericCommand: MSET and MSETNX (all keys or, with NX, none)."""
+    if len(args) % 2:
+        raise errors.wrong_arity("msetnx" if nx else "mset")
+    db = client.db
+    if nx:
+        for i in range(0, len(args), 2):
+            if db.lookup(args[i]) is not None:
+                return 0
+    for i in range(0, len(args), 2):
+        db.set(args[i], args[i + 1])
+    return 1 if nx else OK
+
+
+@command("mset")
+def mset(client, *args):
+    """MSET key value [key value ...]"""
+    return _mset_generic(client, args, False)
+
+
+@command("msetnx")
+def msetnx(client, *args):
+    """MSETNX key value [key value ...]"""
+    return _mset_generic(client, args, True)
+
+
+# -- counters ------------------------------------------------------------------
+
+def incr_decr(client, key, delta):
+    """incrDecrCommand: add C{delta} to the integer at C{key}, keeping its TTL."""
+    db = client.db
+    value = db.lookup(key)
+    if value is None:
+        current = 0
+    else:
+        current = string2ll(value if type(value) is bytes else _as_bytes(db, value))
+        if current is None:
+            raise CommandError(errors.NOT_INTEGER)
+    new = current + delta
+    if new > LLONG_MAX or new < LLONG_MIN:
+        raise CommandError(errors.OVERFLOW)
+    db.set(key, b"%d" % new, keepttl=True)
+    return new
+
+
+@command("incr")
+def incr(client, key):
+    """INCR key"""
+    return incr_decr(client, key, 1)
+
+
+@command("decr")
+def decr(client, key):
+    """DECR key"""
+    return incr_decr(client, key, -1)
+
+
+@command("incrby")
+def incrby(client, key, increment):
+    """INCRBY key increment"""
+    return incr_decr(client, key, to_int(increment))
+
+
+@command("decrby")
+def decrby(client, key, decrement):
+    """DECRBY key decrement"""
+    n = to_int(decrement)
+    if n == LLONG_MIN:  # its negation does not fit in 64 bits
+        raise CommandError(errors.DECREMENT_OVERFLOW)
+    return incr_decr(client, key, -n)
+
+
+@command("incrbyfloat")
+def incrbyfloat(client, key, increment):
+    """INCRBYFLOAT key increment
+
+    Computed in long double, as Redis does (L{LongDouble}), and stored in
+    Redis' human-friendly format (C{%.17Lf} without trailing zeros).
+    """
+    db = client.db
+    value = db.lookup(key)
+    if value is None:
+        current = _ZERO
+    else:
+        current = string2ld(_as_bytes(db, value))
+        if current is None:
+            raise CommandError(errors.NOT_FLOAT)
+    incr = string2ld(increment)
+    if incr is None:
+        raise CommandError(errors.NOT_FLOAT)
+    total = current + incr
+    if math.isnan(total) or math.isinf(total):
+        raise CommandError(errors.INCR_NAN_OR_INF)
+    text = format_ld(total)
+    db.set(key, text, keepttl=True)
+    return text
+
+
+# -- byte ranges -----------------------------------------------------------------
+
+@command("append")
+def append(client, key, value):
+    """APPEND key value"""
+    db = client.db
+    old = db.lookup(key)
+    if old is None:
+        db.set(key, value)
+        return len(value)
+    size = _length(old)
+    _check_string_length(client, size, len(value))
+    if not value:
+        db.modified(key)  # Redis signals the key even for an empty append
+        return size
+    new = _as_bytes(db, old) + value
+    db.set(key, new, keepttl=True)
+    return len(new)
+
+
+@command("strlen")
+def strlen(client, key):
+    """STRLEN key"""
+    value = _lookup_read(client, key)
+    if value is None:
+        return 0
+    return _length(value)
+
+
+@command("setrange")
+def setrange(client, key, offset, value):
+    """SETRANGE key offset value"""
+    offset = to_int(offset)
+    if offset < 0:
+        raise CommandError(errors.OFFSET_OUT_OF_RANGE)
+    db = client.db
+    old = db.lookup(key)
+    if old is None:
+        if not value:
+            return 0
+        _check_string_length(client, offset, len(value))
+        new = b"\0" * offset + value
+        db.set(key, new)
+        return len(new)
+    size = _length(old)
+    if not value:
+        return size
+    _check_string_length(client, offset, len(value))
+    current = _as_bytes(db, old)
+    end = offset + len(value)
+    if offset >= size:
+        new = current + b"\0" * (offset - size) + value
+    else:
+        new = current[:offset] + value + current[end:]
+    db.set(key, new, keepttl=True)
+    return len(new)
+
+
+def _getrange(client, key, start, end):
+    """getrangeCommand, shared by GETRANGE and SUBSTR."""
+    start = to_int(start)
+    end = to_int(end)
+    value = _lookup_read(client, key)
+    if value is None:
+        return b""
+    size = _length(value)
+    if start < 0 and end < 0 and start > end:
+        return b""
+    if start < 0:
+        start += size
+    if end < 0:
+        end += size
+    if start < 0:
+        start = 0
+    if end < 0:
+        end = 0
+    if end >= size:
+        end = size - 1
+    if start > end or size == 0:
+        return b""
+    return _as_bytes(client.db, value)[start:end + 1]
+
+
+@command("getrange")
+def getrange(client, key, start, end):
+    """GETRANGE key start end"""
+    return _getrange(client, key, start, end)
+
+
+@command("substr")
+def substr(client, key, start, end):
+    """SUBSTR key start end"""
+    return _getrange(client, key, start, end)
+
+
+# -- LCS -------------------------------------------------------------------------
+
+def _lcs_rows(a, b, keep):
+    """The rows of the LCS length table of C{a} x C{b} (all of them if C{keep}, else the last).
+
+    Row i holds LCS(a[:i], b[:j]) for j = 0..len(b).  Each row is built with
+    C-level loops: LCS(i, j) is the running maximum over j of
+    max(LCS(i-1, j), LCS(i-1, j-1) + [a[i-1] == b[j-1]]).
+    """
+    prev = [0] * (len(b) + 1)
+    rows = [array("I", prev)] if keep else None
+    hits = {}
+    for ch in a:
+        same = hits.get(ch)
+        if same is None:
+            same = hits[ch] = [1 if x == ch else 0 for x in b]
+        row = [0]
+        row.extend(accumulate(map(max, prev[1:], map(add, prev, same)), max))
+        if keep:
+            rows.append(array("I", row))
+        prev = row
+    return rows if keep else [prev]
+
+
+def _lcs_walk(a, b, rows, minmatchlen, withmatchlen, want_ranges):
+    """Walk the table back from the end as Redis does: the LCS string and the matched ranges."""
+    alen = len(a)
+    i, j = alen, len(b)
+    idx = rows[i][j]
+    result = bytearray(idx)
+    matches = []
+    # alen in arange_start means "no range open" (Redis' own sentinel).
+    arange_start = alen
+    arange_end = brange_start = brange_end = 0
+    while i > 0 and j > 0:
+        emit = False
+        if a[i - 1] == b[j - 1]:
+            result[idx - 1] = a[i - 1]
+            if arange_start == alen:
+                arange_start = arange_end = i - 1
+                brange_start = brange_end = j - 1
+            elif arange_start == i and brange_start == j:
+                arange_start -= 1
+                brange_start -= 1
+            else:
+                emit = True
+            if arange_start == 0 or brange_start == 0:
+                emit = True
+            idx -= 1
+            i -= 1
+            j -= 1
+        else:
+            if rows[i - 1][j] > rows[i][j - 1]:
+                i -= 1
+            else:
+                j -= 1
+            if arange_start != alen:
+                emit = True
+        if emit:
+            match_len = arange_end - arange_start + 1
+            if want_ranges and (minmatchlen == 0 or match_len >= minmatchlen):
+                item = [[arange_start, arange_end], [brange_start, brange_end]]
+                if withmatchlen:
+                    item.append(match_len)
+                matches.append(item)
+            arange_start = alen
+    return bytes(result), matches
+
+
+@command("lcs")
+def lcs(client, key1, key2, *opts):
+    """LCS key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]"""
+    obj_a = _lookup_read(client, key1)
+    obj_b = _lookup_read(client, key2)
+    if (obj_a is not None and type(obj_a) not in (bytes, Compressed)) or \
+            (obj_b is not None and type(obj_b) not in (bytes, Compressed)):
+        raise CommandError(errors.LCS_NOT_STRINGS)
+    getlen = getidx = withmatchlen = False
+    minmatchlen = 0
+    i = 0
+    while i < len(opts):
+        opt = _option(opts[i])
+        if opt == b"IDX":
+            getidx = True
+        elif opt == b"LEN":
+            getlen = True
+        elif opt == b"WITHMATCHLEN":
+            withmatchlen = True
+        elif opt == b"MINMATCHLEN" and i < len(opts) - 1:
+            minmatchlen = max(0, to_int(opts[i + 1]))
+            i += 1
+        else:
+            raise CommandError(errors.SYNTAX)
+        i += 1
+    if getidx and getlen:
+        raise CommandError(errors.LCS_IDX_AND_LEN)
+    db = client.db
+    a = b"" if obj_a is None else _as_bytes(db, obj_a)
+    b = b"" if obj_b is None else _as_bytes(db, obj_b)
+    if len(a) >= 0xFFFFFFFE or len(b) >= 0xFFFFFFFE:
+        raise CommandError(errors.LCS_TOO_LONG)
+    # Redis allocates the whole uint32 table and refuses one bigger than
+    # proto-max-bulk-len; the same bound keeps this one in check.
+    if (len(a) + 1) * (len(b) + 1) * 4 > client.server.config.proto_max_bulk_len:
+        raise CommandError(errors.LCS_OVER_BULK_LEN)
+    if getlen:
+        return _lcs_rows(a, b, False)[0][-1]
+    try:
+        rows = _lcs_rows(a, b, True)
+    except MemoryError:
+        raise CommandError(errors.LCS_NO_MEMORY)
+    text, matches = _lcs_walk(a, b, rows, minmatchlen, withmatchlen, getidx)
+    if getidx:
+        return {b"matches": matches, b"len": rows[len(a)][len(b)]}
+    return text

@@ -1,4 +1,11 @@
-"""sonic: a Redis-compatible data server on Twisted."""
+"""sonic: a Redis-compatible data server on Twisted.
+
+C{pip install .} installs the C{sonic} package, the twistd plugin
+(C{twisted/plugins/sonic_plugin.py} lands in site-packages'
+C{twisted/plugins/}, so C{twistd -n sonic} works) and the C{sonic-server}
+console script.  C{twisted/} and C{twisted/plugins/} must have no
+C{__init__.py}: they merge with Twisted's own package.
+"""
 
 import re
 
@@ -17,9 +24,11 @@ setup(
     long_description=long_description,
     long_description_content_type="text/x-rst",
     license="MIT",
-    packages=find_packages(exclude=["tests", "tests.*"]) + ["twisted.plugins"],
-    package_data={"sonic": ["commands/redis_commands.json"], "twisted": ["plugins/sonic_plugin.py"]},
-    include_package_data=True,
+    packages=find_packages(exclude=["tests", "tests.*", "bench", "bench.*"]) + ["twisted.plugins"],
+    # The plugin module is installed as part of the "twisted.plugins" package
+    # listed above; Twisted's dropin.cache is never shipped (MANIFEST.in).
+    package_data={"sonic": ["commands/redis_commands.json"]},
+    include_package_data=False,
     python_requires=">=3.10",
     install_requires=[
         "Twisted>=24.3",

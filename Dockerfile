@@ -1,0 +1,41 @@
+# sonic in a container, used like the official redis image:
+#   docker build -t sonic .
+#   docker run -d -p 6379:6379 -v sonic-data:/data sonic
+#   docker run -d sonic --requirepass s3cret --compression-level 3
+#   docker run -d -v $PWD/sonic.conf:/etc/sonic.conf:ro sonic /etc/sonic.conf
+# docker-entrypoint.sh adds --protected-mode no and --bind "* -::*" unless given.
+FROM python:3.12-slim
+
+# redis-tools gives redis-cli for the HEALTHCHECK and for compose health checks.
+RUN set -eux; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends redis-tools; \
+    rm -rf /var/lib/apt/lists/*; \
+    groupadd --system --gid 999 sonic; \
+    useradd --system --uid 999 --gid sonic --home-dir /data --no-create-home sonic; \
+    mkdir /data; \
+    chown sonic:sonic /data
+
+# Build and install the package (not editable), so twistd finds the plugin
+# in site-packages; the source tree is not kept in the image.
+COPY . /tmp/sonic-src
+RUN set -eux; \
+    pip install --no-cache-dir /tmp/sonic-src; \
+    rm -rf /tmp/sonic-src; \
+    sonic-server --version
+
+COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+RUN chmod 0755 /usr/local/bin/docker-entrypoint.sh
+
+ENV PYTHONUNBUFFERED=1
+WORKDIR /data
+VOLUME /data
+USER sonic
+EXPOSE 6379
+
+# NOAUTH also proves the server answers (when requirepass is set).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+    CMD redis-cli -p 6379 ping | grep -qE 'PONG|NOAUTH' || exit 1
+
+ENTRYPOINT ["docker-entrypoint.sh"]
+CMD ["sonic-server"]

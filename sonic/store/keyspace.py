@@ -167,8 +167,15 @@ class Database(object):
         """
         sh = self.shard(key)
         store = self.store
+        later = False
         if type(value) is bytes and store.compressor.enabled and len(value) >= store.compressor.threshold:
-            value = store.compress_value(sh, key, value)
+            if store.compressor.in_thread(value) and store._run_in_thread is not False:
+                # Stored raw now; the thread job starts only once the value
+                # is in place, or a job that completes at once (a
+                # synchronous runner) would find the key without it.
+                later = True
+            else:
+                value = store.compressor.compress(value)
         old = sh.data.get(key)
         sh.data[key] = value
         if old is None and sh.scan is not None:
@@ -184,6 +191,8 @@ class Database(object):
             elif sh.expires:
                 sh.expires.pop(key, None)
         self.modified(key)
+        if later:
+            store._compress_later(sh, key, value)
 
     def set_raw(self, key, value):
         """Put C{value} at C{key} keeping its TTL, with no compression or watch signal.

@@ -15,10 +15,6 @@ C{keyspace_misses} for INFO; write lookups (APPEND, INCR, SETRANGE...) do not.
 """
 
 import math
-from array import array
-from itertools import accumulate
-from operator import add
-
 from sonic import errors
 from sonic.commands.args import to_int
 from sonic.errors import CommandError
@@ -485,33 +481,46 @@ def substr(client, key, start, end):
 
 # -- LCS -------------------------------------------------------------------------
 
-def _lcs_rows(a, b, keep):
-    """The rows of the LCS length table of C{a} x C{b} (all of them if C{keep}, else the last).
+def _lcs_rows(a, b):
+    """The rows of the LCS length table of C{a} x C{b}, one bit vector (an int) per row.
 
-    Row i holds LCS(a[:i], b[:j]) for j = 0..len(b).  Each row is built with
-    C-level loops: LCS(i, j) is the running maximum over j of
-    max(LCS(i-1, j), LCS(i-1, j-1) + [a[i-1] == b[j-1]]).
+    Hyyro's bit-parallel LCS: in row i (the first i bytes of C{a}), bit j is
+    0 exactly when LCS(i, j+1) = LCS(i, j) + 1, so LCS(i, j) is j minus the
+    number of 1 bits below bit j (L{_lcs_at}).  A row costs a few big-int
+    operations instead of len(b) Python steps, and the whole table fits in
+    len(a) * len(b) bits, so the walk back can still ask any cell, as Redis'
+    uint32 table does.
     """
-    prev = [0] * (len(b) + 1)
-    rows = [array("I", prev)] if keep else None
-    hits = {}
+    m = len(b)
+    mask = (1 << m) - 1
+    rev = b[::-1]
+    match = {}
+    table = bytearray(b"0" * 256)
+    for ch in set(b):
+        table[ch] = 49  # "1": bit j of match[ch] is set where b[j] == ch
+        match[ch] = int(rev.translate(table), 2)
+        table[ch] = 48
+    v = mask
+    rows = [v]
+    get = match.get
     for ch in a:
-        same = hits.get(ch)
-        if same is None:
-            same = hits[ch] = [1 if x == ch else 0 for x in b]
-        row = [0]
-        row.extend(accumulate(map(max, prev[1:], map(add, prev, same)), max))
-        if keep:
-            rows.append(array("I", row))
-        prev = row
-    return rows if keep else [prev]
+        u = v & get(ch, 0)
+        if u:
+            v = ((v + u) | (v - u)) & mask
+        rows.append(v)
+    return rows
+
+
+def _lcs_at(rows, i, j):
+    """LCS(a[:i], b[:j]) from the bit-vector rows."""
+    return j - (rows[i] & ((1 << j) - 1)).bit_count()
 
 
 def _lcs_walk(a, b, rows, minmatchlen, withmatchlen, want_ranges):
     """Walk the table back from the end as Redis does: the LCS string and the matched ranges."""
     alen = len(a)
     i, j = alen, len(b)
-    idx = rows[i][j]
+    idx = _lcs_at(rows, i, j)
     result = bytearray(idx)
     matches = []
     # alen in arange_start means "no range open" (Redis' own sentinel).
@@ -535,7 +544,7 @@ def _lcs_walk(a, b, rows, minmatchlen, withmatchlen, want_ranges):
             i -= 1
             j -= 1
         else:
-            if rows[i - 1][j] > rows[i][j - 1]:
+            if _lcs_at(rows, i - 1, j) > _lcs_at(rows, i, j - 1):
                 i -= 1
             else:
                 j -= 1
@@ -588,13 +597,13 @@ def lcs(client, key1, key2, *opts):
     # proto-max-bulk-len; the same bound keeps this one in check.
     if (len(a) + 1) * (len(b) + 1) * 4 > client.server.config.proto_max_bulk_len:
         raise CommandError(errors.LCS_OVER_BULK_LEN)
-    if getlen:
-        return _lcs_rows(a, b, False)[0][-1]
     try:
-        rows = _lcs_rows(a, b, True)
+        rows = _lcs_rows(a, b)
     except MemoryError:
         raise CommandError(errors.LCS_NO_MEMORY)
+    if getlen:
+        return _lcs_at(rows, len(a), len(b))
     text, matches = _lcs_walk(a, b, rows, minmatchlen, withmatchlen, getidx)
     if getidx:
-        return {b"matches": matches, b"len": rows[len(a)][len(b)]}
+        return {b"matches": matches, b"len": _lcs_at(rows, len(a), len(b))}
     return text

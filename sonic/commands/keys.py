@@ -354,14 +354,25 @@ def randomkey(client):
 
 def scan_hash(key):
     """The position of C{key} in SCAN's order: the top bits of C{hash(key)}, unsigned."""
-    return ((hash(key) + _OFFSET) >> _HASH_SHIFT) & _HASH_MASK
+    return (hash(key) + _OFFSET) >> _HASH_SHIFT
+
+
+def _position(h):
+    """The SCAN position of a full (signed 64-bit) hash C{h}; monotonic in C{h}."""
+    return (h + _OFFSET) >> _HASH_SHIFT
+
+
+def _lowest_hash(position):
+    """The smallest full hash whose SCAN position is C{position}."""
+    return (position << _HASH_SHIFT) - _OFFSET
 
 
 class ScanSnapshot(object):
     """One shard's keys in SCAN order (by L{scan_hash}), kept while the shard is scanned.
 
-    @ivar keys: keys sorted by hash (some may since have been deleted).
-    @ivar hashes: their hashes, same order, for bisecting.
+    @ivar keys: keys sorted by C{hash()} (some may since have been deleted).
+    @ivar hashes: their full signed hashes, same order, for bisecting (an
+        array built in C: no Python call per key).
     @ivar pending: keys inserted since the last merge (told by the store).
     """
 
@@ -376,7 +387,7 @@ class ScanSnapshot(object):
         """Sort the shard's current keys (Python's C sort on the cached key hashes)."""
         keys = sorted(self.shard.data, key=hash)
         self.keys = keys
-        self.hashes = array("Q", map(scan_hash, keys))
+        self.hashes = array("q", map(hash, keys))
         self.pending = []
 
     def inserted(self, key):
@@ -398,10 +409,10 @@ class ScanSnapshot(object):
         add = sorted(set(self.pending), key=hash)
         self.pending = []
         keys, hashes = self.keys, self.hashes
-        new_keys, new_hashes = [], array("Q")
+        new_keys, new_hashes = [], array("q")
         start = 0
         for key in add:
-            h = scan_hash(key)
+            h = hash(key)
             i = bisect_right(hashes, h, start)
             new_keys.extend(keys[start:i])
             new_hashes.extend(hashes[start:i])
@@ -419,11 +430,11 @@ class ScanSnapshot(object):
         """
         hashes = self.hashes
         n = len(hashes)
-        i = bisect_left(hashes, threshold)
+        i = bisect_left(hashes, _lowest_hash(threshold))
         j = min(i + want, n)
-        if j < n:
-            j = bisect_right(hashes, hashes[j - 1], j)
-        return self.keys[i:j], (hashes[j] if j < n else None)
+        if i < j < n:
+            j = bisect_left(hashes, _lowest_hash(_position(hashes[j - 1]) + 1), j)
+        return self.keys[i:j], (_position(hashes[j]) if j < n else None)
 
 
 def _parse_cursor(value):

@@ -657,13 +657,14 @@ def memory_usage(key, value):
 
 
 def _deep_size(value, depth=0):
+    """sys.getsizeof of a container and (three levels of) what it holds."""
     size = sys.getsizeof(value)
-    if depth > 2:
+    if depth > 2 or isinstance(value, (bytes, str, int, float)):
         return size
     if isinstance(value, dict):
         for k, v in value.items():
             size += _deep_size(k, depth + 1) + _deep_size(v, depth + 1)
-    elif isinstance(value, (list, tuple, set, frozenset)) or hasattr(value, "__iter__") and not isinstance(value, (bytes, str)):
+    elif hasattr(value, "__iter__"):
         try:
             for item in value:
                 size += _deep_size(item, depth + 1)

@@ -401,7 +401,10 @@ class ScanSnapshot(object):
     def refresh(self):
         """Merge pending inserts, or rebuild if the snapshot went too stale."""
         live = len(self.shard.data)
-        if len(self.pending) * 4 > len(self.keys) or len(self.keys) > 2 * live + 64:
+        # More keys than the snapshot and the notices account for means some
+        # writer bypassed Database.set/set_raw: rebuild rather than miss keys.
+        if (len(self.pending) * 4 > len(self.keys) or len(self.keys) > 2 * live + 64
+                or live > len(self.keys) + len(self.pending)):
             self.build()
             return
         if not self.pending:

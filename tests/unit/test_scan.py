@@ -232,3 +232,15 @@ def test_swapdb_mid_scan_sees_the_swapped_in_keys():
     call(c, "SELECT", "0")
     seen, _ = _scan_all(c, count=9)
     assert sorted(seen) == sorted(b"b%d" % i for i in range(100))
+
+
+def test_unannounced_inserts_trigger_a_rebuild():
+    """Keys put straight into a shard's dict (bypassing Database.set) are still found."""
+    server, c = _client(shards=1)
+    _fill(c, [b"k%d" % i for i in range(100)])
+    call(c, "SCAN", "0", "COUNT", "5")
+    sh = c.db.shards[0]
+    for i in range(10):
+        sh.data[b"direct%d" % i] = b"v"
+    seen, _ = _scan_all(c, count=7)
+    assert len(seen) == 110

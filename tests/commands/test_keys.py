@@ -317,3 +317,12 @@ def test_multi_keyspace(parity):
     """Keyspace commands queue and run inside MULTI like any other."""
     parity(("MULTI",), ("SET", "a", "1"), ("PEXPIREAT", "a", FAR_MS), ("RENAME", "a", "b"),
            ("PEXPIRETIME", "b"), ("TYPE", "b"), ("EXEC",))
+
+
+def test_resp3_replies(parity):
+    """Under RESP3 the keyspace replies keep Redis' shapes (status TYPE, array SCAN, help lines)."""
+    parity.sonic.call("HELLO", "3")
+    parity.real.call("HELLO", "3")
+    parity(("SET", "k", "v"), ("TYPE", "k"), ("SCAN", "0"), ("KEYS", "*"), ("OBJECT", "HELP"),
+           ("OBJECT", "ENCODING", "k"), ("OBJECT", "ENCODING", "nokey"), ("TTL", "k"),
+           ("RANDOMKEY",), ("COPY", "k", "k2"), ("RENAME", "k2", "k3"), ("DEL", "k3"))

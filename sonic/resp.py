@@ -18,6 +18,7 @@ C{float} -> double, C{bool} -> boolean, L{RSet} -> set, L{Verbatim} ->
 verbatim string, L{NULL_ARRAY} -> the RESP2 null array.
 """
 
+import re
 from collections import deque
 
 from sonic import errors
@@ -38,6 +39,9 @@ PROTO_MAX_BULK_LEN = 512 * 1024 * 1024
 INT_MAX = (1 << 31) - 1
 
 _ISSPACE = frozenset(b" \t\n\v\f\r")
+# An aggregate header counting a million elements or more: hiredis allocates
+# the whole list on seeing it, so such chunks never go to hiredis.
+_HUGE_AGGREGATE = re.compile(rb"[*~%|>][1-9][0-9]{6}").search
 _HEX = b"0123456789abcdefABCDEF"
 _ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
 
@@ -120,6 +124,12 @@ class RespParser(object):
     searched for a line end, so feeding a request one byte at a time stays
     linear in its size.
 
+    Line limits: Redis checks its 64 KB limit on an unfinished line after
+    each read(2), so whether a line of 64 to ~80 KB passes depends on how
+    its bytes arrived.  This parser refuses any line whose end comes more
+    than 64 KB after its start, which is what Redis does for a client whose
+    bytes come in small reads, and is the same however the input is split.
+
     @ivar auth_required: while true, Redis' tighter limits for unauthenticated
         clients apply (multibulk length 10, bulk length 16384).
     @ivar max_bulk_len: C{proto-max-bulk-len}.
@@ -137,7 +147,14 @@ class RespParser(object):
         self.max_bulk_len = max_bulk_len
 
     def feed(self, data):
-        """Append received bytes."""
+        """Append received bytes (dropping the consumed ones first, so the buffer stays small)."""
+        pos = self._pos
+        if pos > 65536:
+            # Deleting a bytearray's head only moves its start pointer: cheap.
+            del self._buf[:pos]
+            self._pos = 0
+            self._scanned -= pos
+            self._nul_at = 0 if self._nul_at == pos else -1
         self._buf += data
 
     def pending(self):
@@ -177,6 +194,7 @@ class RespParser(object):
                     if pos:
                         buf.clear()
                         self._pos = self._scanned = 0
+                        self._nul_at = -1
                     return None
                 if buf[pos] != 42:  # not '*': inline command
                     nl = self._line_end(b"\n")
@@ -184,6 +202,8 @@ class RespParser(object):
                         if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
                             raise errors.ProtocolError(errors.PROTO_TOO_BIG_INLINE)
                         return None
+                    if nl - pos > PROTO_INLINE_MAX_SIZE:  # see the class docstring
+                        raise errors.ProtocolError(errors.PROTO_TOO_BIG_INLINE)
                     end = nl
                     if end != pos and buf[end - 1] == 13:
                         end -= 1
@@ -199,6 +219,8 @@ class RespParser(object):
                     if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
                         raise errors.ProtocolError(errors.PROTO_TOO_BIG_MBULK)
                     return None
+                if cr - pos > PROTO_INLINE_MAX_SIZE:  # see the class docstring
+                    raise errors.ProtocolError(errors.PROTO_TOO_BIG_MBULK)
                 if cr > len(buf) - 2:
                     return None  # the byte after CR has not arrived
                 count = string2ll(bytes(buf[pos + 1:cr]))
@@ -221,6 +243,8 @@ class RespParser(object):
                         if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
                             raise errors.ProtocolError(errors.PROTO_TOO_BIG_BULK)
                         return None
+                    if cr - pos > PROTO_INLINE_MAX_SIZE:  # see the class docstring
+                        raise errors.ProtocolError(errors.PROTO_TOO_BIG_BULK)
                     if cr > len(buf) - 2:
                         return None
                     if buf[pos] != 36:  # '$'
@@ -243,10 +267,6 @@ class RespParser(object):
                 self._missing -= 1
             argv = self._argv
             self._argv = None
-            if self._pos > 65536 and self._pos * 2 > len(buf):
-                del buf[:self._pos]
-                self._scanned = max(0, self._scanned - self._pos)
-                self._pos = 0
             return argv
 
     def _advance(self, pos):
@@ -256,10 +276,14 @@ class RespParser(object):
 
 
 def _printable(byte):
-    """The C{%c} of Redis' error, with CR/LF turned into spaces as addReplyErrorFormat does."""
+    """The C{%c} of Redis' error, with CR/LF turned into spaces as addReplyErrorFormat does.
+
+    A byte above 127 is sent as that raw byte: it is decoded with
+    C{surrogateescape} so that encoding the message the same way gives it back.
+    """
     if byte in (10, 13):
         return " "
-    return chr(byte) if byte < 128 else bytes([byte]).decode("latin-1")
+    return chr(byte) if byte < 128 else bytes([byte]).decode("utf-8", "surrogateescape")
 
 
 class HiredisParser(object):
@@ -267,11 +291,19 @@ class HiredisParser(object):
 
     A chunk is given to hiredis only when nothing is buffered and it starts
     with C{*}; its commands are accepted only if the whole chunk parses into
-    complete multibulk requests of bulk strings.  Anything else (a partial
-    command, inline requests, any framing error, a nested type, tighter
-    unauthenticated limits) is re-parsed from the start of the chunk by
-    L{RespParser}, so hiredis can only ever speed things up, never answer
-    differently.
+    complete multibulk requests of C{$} bulk strings.  Anything else (a
+    partial command, inline requests, any framing error, a nested type,
+    tighter unauthenticated limits, a chunk longer than C{proto-max-bulk-len},
+    a count of a million or more, for which hiredis would allocate the whole
+    list at once: C{*2147483647} asks for 16 GB) is re-parsed from the start of the chunk by L{RespParser}, so hiredis can
+    only ever speed things up, never answer differently.
+
+    hiredis reads replies, not requests: it also turns a status (C{+}), a
+    big number (C{(}) or a verbatim string (C{=}) into bytes, and a set
+    (C{~}) into a list, where Redis answers C{expected '$'} or reads an
+    inline command.  Such types need one of those bytes in the chunk; only
+    then is the chunk walked to check every request starts with C{*} and
+    every argument with C{$}.
     """
 
     def __init__(self, max_bulk_len=PROTO_MAX_BULK_LEN):
@@ -303,13 +335,15 @@ class HiredisParser(object):
         """Append received bytes, splitting them in C when they are whole requests."""
         slow = self._slow
         if (self._ready or slow.pending() or slow.auth_required
-                or not data.startswith(b"*") or not data.endswith(b"\n")):
+                or not data.startswith(b"*") or not data.endswith(b"\n")
+                or len(data) > slow.max_bulk_len or _HUGE_AGGREGATE(data)):
             slow.feed(data)
             return
         reader = self._reader
         reader.feed(data)
         ready = self._ready
         bulk = bytes
+        requests = []
         try:
             while True:
                 argv = reader.gets()
@@ -320,24 +354,49 @@ class HiredisParser(object):
                 for arg in argv:
                     if type(arg) is not bulk:
                         raise ValueError
-                if argv:
-                    ready.append(argv)
+                requests.append(argv)
             # Was the chunk whole?  hiredis does not say whether it holds a
             # partial reply, so feed a sentinel empty status: only a reader
             # sitting between replies gives it back alone, as b"".
             reader.feed(b"+\r\n")
             if reader.gets() != b"" or reader.gets() is not False:
                 raise ValueError
+            if ((b"+" in data or b"(" in data or b"=" in data or b"~" in data or b"|" in data)
+                    and not _all_bulk(data, requests)):
+                raise ValueError
         except Exception:
-            ready.clear()
             self._reader = hiredis.Reader()
             slow.feed(data)
+            return
+        for argv in requests:
+            if argv:  # *0 is no command
+                ready.append(argv)
 
     def gets(self):
         """Return the next complete argv, or None if more data is needed."""
         if self._ready:
             return self._ready.popleft()
         return self._slow.gets()
+
+
+def _all_bulk(data, requests):
+    """Whether C{data}, which hiredis read as C{requests}, holds only C{*} requests of C{$} bulks.
+
+    Walks the chunk as hiredis did (a line ends at the first CRLF; a bulk's
+    payload and the two bytes after it are skipped) and checks the type byte
+    at each request and argument start.
+    """
+    find = data.find
+    pos = 0
+    for argv in requests:
+        if data[pos] != 42:  # '*'
+            return False
+        pos = find(b"\r\n", pos) + 2
+        for arg in argv:
+            if data[pos] != 36:  # '$'
+                return False
+            pos = find(b"\r\n", pos) + 4 + len(arg)
+    return pos == len(data)
 
 
 def make_parser(use_hiredis=True, max_bulk_len=PROTO_MAX_BULK_LEN):

@@ -124,6 +124,17 @@ def _take(db, key):
     return value, deadline
 
 
+def _read(client, key, db=None):
+    """A read lookup (lookupKeyRead): the live value or None, counted in keyspace_hits/misses."""
+    value = (db or client.db).lookup(key)
+    server = client.server
+    if value is None:
+        server.stat_keyspace_misses += 1
+    else:
+        server.stat_keyspace_hits += 1
+    return value
+
+
 def _copy_value(value):
     if type(value) is bytes or type(value) is Compressed:
         return value
@@ -153,21 +164,19 @@ def unlink(client, *keys):
 @command("exists")
 def exists(client, *keys):
     """EXISTS key [key ...]"""
-    db = client.db
-    return sum(1 for key in keys if db.lookup(key) is not None)
+    return sum(1 for key in keys if _read(client, key) is not None)
 
 
 @command("touch")
 def touch(client, *keys):
     """TOUCH key [key ...]"""
-    db = client.db
-    return sum(1 for key in keys if db.lookup(key) is not None)
+    return sum(1 for key in keys if _read(client, key) is not None)
 
 
 @command("type")
 def type_(client, key):
     """TYPE key"""
-    value = client.db.lookup(key)
+    value = _read(client, key)
     if value is None:
         return Status(b"none")
     return Status(type_name(value).encode())
@@ -276,7 +285,7 @@ def pexpireat(client, key, timestamp, *opts):
 def _ttl_generic(client, key, absolute, ms):
     """ttlGenericCommand: -2 absent, -1 no TTL, else the (rounded) TTL or deadline."""
     db = client.db
-    if db.lookup(key) is None:
+    if _read(client, key) is None:
         return -2
     deadline = db.get_expire(key)
     if deadline is None:
@@ -532,7 +541,7 @@ def scan(client, cursor, *opts):
         seen.add(key)
         if match is not None and not match(key):
             continue
-        value = db.lookup(key)
+        value = db.lookup(key) if typename is None else _read(client, key)
         if value is None:
             continue
         if typename is not None and type_name(value) != typename:
@@ -604,7 +613,7 @@ def copy_(client, key, newkey, *opts):
         i += 1
     if src is dst and key == newkey:
         raise CommandError(errors.SAME_OBJECT)
-    value = src.lookup(key)
+    value = _read(client, key)
     if value is None:
         return 0
     deadline = src.get_expire(key)
@@ -655,7 +664,7 @@ def _shared_integers(server):
 @command("object|encoding")
 def object_encoding(client, key):
     """OBJECT ENCODING key"""
-    value = client.db.lookup(key)
+    value = _read(client, key)
     if value is None:
         return None
     encoder = ENCODERS.get(type(value))
@@ -667,7 +676,7 @@ def object_encoding(client, key):
 @command("object|refcount")
 def object_refcount(client, key):
     """OBJECT REFCOUNT key"""
-    value = client.db.lookup(key)
+    value = _read(client, key)
     if value is None:
         return None
     if type(value) is bytes and len(value) <= 4 and _shared_integers(client.server):
@@ -684,7 +693,7 @@ def object_idletime(client, key):
     sonic does not track per-key access times (it would cost every read a
     write); it answers 0, "just used".
     """
-    value = client.db.lookup(key)
+    value = _read(client, key)
     if value is None:
         return None
     if client.server.config.maxmemory_policy in LFU_POLICIES:
@@ -698,7 +707,7 @@ def object_freq(client, key):
 
     Access frequency is not tracked; under an LFU policy sonic answers 0.
     """
-    value = client.db.lookup(key)
+    value = _read(client, key)
     if value is None:
         return None
     if client.server.config.maxmemory_policy not in LFU_POLICIES:

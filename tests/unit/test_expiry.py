@@ -303,3 +303,16 @@ def test_ttl_rounding_and_expiretime():
     assert call(c, "TTL", "k") == 2
     assert call(c, "PEXPIRETIME", "k") == now + 1500
     assert call(c, "EXPIRETIME", "k") == (now + 1500 + 500) // 1000
+
+
+def test_read_lookups_count_keyspace_stats():
+    """TTL, EXISTS, TYPE, TOUCH, OBJECT and COPY count hits/misses; PERSIST and EXPIRE do not (as Redis)."""
+    server, clock, store, c = _setup()
+    call(c, "SET", "k", "v")
+    h0, m0 = server.stat_keyspace_hits, server.stat_keyspace_misses
+    for cmd in (("TTL", "k"), ("EXISTS", "k", "nokey"), ("TYPE", "k"), ("TOUCH", "k"),
+                ("OBJECT", "ENCODING", "k"), ("COPY", "k", "k2"), ("PTTL", "nokey"),
+                ("EXPIRETIME", "k"), ("PERSIST", "k"), ("EXPIRE", "k", "100")):
+        call(c, *cmd)
+    assert server.stat_keyspace_hits - h0 == 7
+    assert server.stat_keyspace_misses - m0 == 2

@@ -17,11 +17,11 @@ for speed and safety:
     server's memory grow without bound.
 """
 
-import logging
 from time import time as _time
 
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from sonic import errors
@@ -31,7 +31,7 @@ from sonic.resp import encode, make_parser
 
 __all__ = ["RedisServerProtocol", "RedisServerFactory"]
 
-log = logging.getLogger("sonic")
+log = Logger(namespace="sonic")
 
 
 @implementer(IPushProducer)
@@ -62,6 +62,7 @@ class RedisServerProtocol(Client, Protocol):
         maxclients = server.config.maxclients
         if len(server.clients) > maxclients:
             server.stat_rejected_connections += 1
+            self.close_after_reply = True  # read nothing from it
             self._send(b"-ERR max number of clients reached\r\n")
             self.transport.loseConnection()
 
@@ -93,6 +94,8 @@ class RedisServerProtocol(Client, Protocol):
 
     def dataReceived(self, data):
         self.last_interaction = _time()  # CLIENT LIST idle=
+        if self.close_after_reply:
+            return  # Redis reads nothing more from a client it is closing
         self.parser.feed(data)
         self.server.stat_net_input += len(data)
         if not self._paused and not self._processing:
@@ -103,13 +106,16 @@ class RedisServerProtocol(Client, Protocol):
         parser = self.parser
         out = []
         size = 0
+        replied = False
         self._processing = True
         try:
             while not self.close_after_reply:
                 try:
                     argv = parser.gets()
                 except ProtocolError as e:
-                    out.append(b"-%s\r\n" % e.message.encode("utf-8", "replace"))
+                    # Muted (CLIENT REPLY OFF/SKIP), Redis drops the error too.
+                    if not self.mute:
+                        out.append(_error(e.message))
                     self.close_after_reply = True
                     break
                 if argv is None:
@@ -118,6 +124,14 @@ class RedisServerProtocol(Client, Protocol):
                     reply = encode(execute(self, argv), self.resp)
                 except CommandError as e:
                     reply = _error(e.message)
+                except Exception:
+                    # dispatch turns handler crashes into CommandError; this
+                    # catches the rest (an unencodable reply...), so a bug
+                    # costs one error reply, never the connection.
+                    log.failure("Internal error replying to {argv!r}",
+                                argv=[a[:64] for a in argv[:8]])
+                    reply = _error("ERR internal error running '%s': see the server log"
+                                   % argv[0][:128].decode("utf-8", "replace").lower())
                 if self.mute:
                     self.mute_next()
                     continue
@@ -125,6 +139,7 @@ class RedisServerProtocol(Client, Protocol):
                 size += len(reply)
                 if size > self.output_limit:
                     self._send(b"".join(out))
+                    replied = True
                     out = []
                     size = 0
                     if self._paused:
@@ -133,8 +148,17 @@ class RedisServerProtocol(Client, Protocol):
             self._processing = False
         if out:
             self._send(b"".join(out) if len(out) > 1 else out[0])
-        if self.close_after_reply and not self._closed:
+            replied = True
+        # Redis closes a client flagged close-after-reply once its replies are
+        # written; with every reply muted nothing is ever written and Redis
+        # leaves the connection open (and unread), so sonic does the same.
+        if self.close_after_reply and not self._closed and (replied or self.transport_pending()):
             self.transport.loseConnection()
+
+    def transport_pending(self):
+        """Whether replies wait in the transport's buffer (Redis would still write, then close)."""
+        t = self.transport
+        return bool(getattr(t, "dataBuffer", b"") or getattr(t, "_tempDataBuffer", None))
 
     # -- CLIENT REPLY -------------------------------------------------------------
 
@@ -196,7 +220,7 @@ class RedisServerProtocol(Client, Protocol):
         self._paused = False
         if not self._closed:
             self.transport.resumeProducing()
-            if self.parser.pending() or getattr(self.parser, "_ready", None):
+            if not self._processing and (self.parser.pending() or getattr(self.parser, "_ready", None)):
                 self._process()
 
     def stopProducing(self):
@@ -204,6 +228,7 @@ class RedisServerProtocol(Client, Protocol):
 
 
 def _error(message):
+    """An error reply line; bytes decoded with surrogateescape go out as the raw bytes."""
     return b"-%s\r\n" % errors.sanitize(message).encode("utf-8", "surrogateescape")
 
 

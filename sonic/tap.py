@@ -326,8 +326,17 @@ class SonicService(service.MultiService):
             # The real port (different from the configured one only for port 0 tests).
             self.server.tcp_port = bound[0].port.getHost().port
         self._write_pidfile()
-        if self.handle_signals and hasattr(self.reactor, "callWhenRunning"):
-            self.reactor.callWhenRunning(install_signal_handlers, self.reactor)
+        if hasattr(self.reactor, "callWhenRunning"):
+            # twistd and sonic-server start services just before the reactor
+            # runs: ready (and the signal handlers ours) only once it does.
+            self.reactor.callWhenRunning(self._ready, bound)
+        else:
+            self._ready(bound)
+
+    def _ready(self, bound):
+        """Install the signal handlers and log the one start-up line."""
+        if self.handle_signals:
+            install_signal_handlers(self.reactor)
         if not self.config.port:
             log.warn("Warning: port 0: not listening on any TCP socket")
         log.info("sonic {version} (answers as Redis {redis}), pid {pid}, port {port} on {where}, "

@@ -114,6 +114,11 @@ def started():
 
 
 def assert_exits_zero_on_sigterm(server):
+    # "Ready" is logged once the reactor runs, which is when sonic's
+    # SIGTERM handler is in place (before that the default handler kills).
+    deadline = time.time() + 10
+    while "Ready to accept connections" not in server.log() and time.time() < deadline:
+        time.sleep(0.05)
     server.proc.send_signal(signal.SIGTERM)
     start = time.time()
     assert server.proc.wait(10) == 0

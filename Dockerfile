@@ -17,17 +17,21 @@ RUN set -eux; \
     chown sonic:sonic /data
 
 # Build and install the package (not editable), so twistd finds the plugin
-# in site-packages; the source tree is not kept in the image.
+# in site-packages; the source tree is not kept in the image. Twisted's
+# plugin cache is written now: site-packages is read-only for the sonic
+# user, and twistd would warn at every start otherwise.
 COPY . /tmp/sonic-src
 RUN set -eux; \
     pip install --no-cache-dir /tmp/sonic-src; \
     rm -rf /tmp/sonic-src; \
-    sonic-server --version
+    sonic-server --version; \
+    python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
 
 COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 RUN chmod 0755 /usr/local/bin/docker-entrypoint.sh
 
-ENV PYTHONUNBUFFERED=1
+ENV PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /data
 VOLUME /data
 USER sonic

@@ -137,3 +137,79 @@ def test_quit_after_replies(parity):
 def test_muted_quit_keeps_the_connection(parity):
     """Under CLIENT REPLY OFF, QUIT writes nothing, so Redis never closes the connection."""
     assert parity.raw(b"CLIENT REPLY OFF\r\nQUIT\r\n") == b""
+
+
+# ---------------------------------------------------------------------------
+# Back-pressure over a real socket: a client that sends without reading.
+
+
+def _rss(pid):
+    """Resident set size of process C{pid} in bytes (from /proc/<pid>/statm)."""
+    import os
+    with open("/proc/%d/statm" % pid) as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_pipelining_without_reading_keeps_memory_bounded():
+    """60,000 unread pipelined GETs of 10 KB (600 MB of replies) keep RSS bounded, then arrive intact."""
+    import socket
+    import sys
+    import threading
+    import time
+
+    from tests.conftest import start_sonic, stop
+    from tests.resp_reader import RawClient, encode_command
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc")
+    proc, port, log = start_sonic()
+    try:
+        value = bytes(range(256)) * 40  # 10 KB, every byte value
+        setter = RawClient(port)
+        assert setter.call("SET", "k", value) == b"+OK\r\n"
+        setter.close()
+        count = 60000
+        reply = b"$%d\r\n%s\r\n" % (len(value), value)
+        requests = encode_command(("GET", "k")) * count
+        before = _rss(proc.pid)
+
+        sock = socket.create_connection(("127.0.0.1", port))
+        sent = threading.Event()
+
+        def send():
+            sock.sendall(requests)
+            sent.set()
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        peak = before
+        deadline = time.time() + 2.0
+        while time.time() < deadline:  # the server stalls reading, its memory must not grow
+            peak = max(peak, _rss(proc.pid))
+            time.sleep(0.05)
+        # (1.7 MB of requests may well fit in the kernel's socket buffers, so
+        # the sender can finish even though the server stopped reading.)
+        assert peak - before < 64 * 1024 * 1024, (before, peak)
+
+        expected = count * len(reply)
+        pattern = reply * ((1 << 18) // len(reply) + 2)
+        received = 0
+        buf = bytearray(1 << 18)
+        view = memoryview(buf)
+        sock.settimeout(30)
+        while received < expected:
+            n = sock.recv_into(view, min(len(buf), expected - received))
+            assert n, "connection closed after %d of %d bytes" % (received, expected)
+            start = received % len(reply)
+            assert view[:n] == pattern[start:start + n], "reply bytes differ at %d" % received
+            received += n
+            peak = max(peak, _rss(proc.pid)) if received % (64 << 20) < n else peak
+        sender.join(10)
+        assert sent.is_set()
+        assert peak - before < 64 * 1024 * 1024, (before, peak)
+        sock.settimeout(0.2)
+        with pytest.raises(socket.timeout):
+            sock.recv(1)  # nothing more than the replies
+        sock.close()
+        print("RSS before %.1f MB, peak %.1f MB" % (before / 1e6, peak / 1e6))
+    finally:
+        stop(proc)

@@ -14,7 +14,7 @@ from sonic import errors
 from sonic.commands.args import to_int
 from sonic.errors import CommandError
 from sonic.registry import command
-from sonic.resp import OK, Verbatim
+from sonic.resp import OK, RSet, Status, Verbatim
 
 __all__ = ["validate_name", "client_type", "client_info_string"]
 
@@ -95,7 +95,8 @@ def client_type(c):
         return "master"
     if "S" in flags:
         return "replica"
-    if "P" in flags or _subscriptions(c)[0] or _subscriptions(c)[1]:
+    sub = _subscriptions(c)
+    if "P" in flags or sub[0] or sub[1]:
         return "pubsub"
     return "normal"
 
@@ -431,5 +432,23 @@ def client_getredir(client):
 @command("client|help")
 def client_help(client):
     """CLIENT HELP"""
-    from sonic.resp import Status
     return [Status(line.encode()) for line in HELP]
+
+
+@command("client|trackinginfo")
+def client_trackinginfo(client):
+    """CLIENT TRACKINGINFO
+
+    Client-side caching is not implemented, so tracking is always off.
+    """
+    return {"flags": RSet([b"off"]), "redirect": -1, "prefixes": []}
+
+
+@command("client|caching")
+def client_caching(client, mode):
+    """CLIENT CACHING YES|NO
+
+    Tracking is never on in sonic, so this is always Redis' not-in-tracking-mode error.
+    """
+    raise CommandError("ERR CLIENT CACHING can be called only when the client is in tracking "
+                       "mode with OPTIN or OPTOUT mode enabled")

@@ -498,6 +498,15 @@ def test_client_no_evict_flag(sonic_port):
     c.close()
 
 
+def test_client_tracking_off_subcommands(parity):
+    """TRACKINGINFO (tracking is off) and CACHING answer as Redis does for a non-tracking client."""
+    parity(("CLIENT", "TRACKINGINFO"), ("CLIENT", "CACHING", "yes"), ("CLIENT", "CACHING", "maybe"),
+           ("CLIENT", "CACHING"), ("CLIENT", "TRACKINGINFO", "x"))
+    for c in (parity.sonic, parity.real):
+        c.call("HELLO", "3")
+    parity(("CLIENT", "TRACKINGINFO"), ("CLIENT", "GETREDIR"))
+
+
 def test_client_help(parity):
     """CLIENT HELP prints Redis 7.0's text, line for line."""
     parity(("CLIENT", "HELP"), ("client", "help"))

@@ -197,6 +197,9 @@ def test_incr_arity(parity):
     ("1", "NaN"), ("1", " 1"), ("1", "1 "), ("1", "1_0"), ("1", "."), ("1", "1e"), ("1", "0x"),
     ("1", ""), ("1", "infin"), ("1", b"2\x00abc"), ("1", "1.5 2"), ("abc", "1"), ("1 2", "1"),
     ("1.18973149535723176502e4932", "1e4916"), ("3.14159", "-3.14159"), ("-5", "2.5"),
+    ("1." + "0" * 5117, "1"), ("1." + "0" * 5118, "1"), ("1", "0" * 5000 + "1"),
+    ("1", "0x" + "f" * 4000), ("1", "0x" + "f" * 4096), ("1", "1e99999999999999999999"),
+    ("1", "1e-99999999999999999999"), ("0", "0.1e-4950"), ("1e4932", "-1e4932"),
 ])
 def test_incrbyfloat(parity, start, incr):
     """INCRBYFLOAT computes in long double and formats as Redis (%.17Lf, trailing zeros cut)."""
@@ -348,7 +351,9 @@ def test_big_values_lcs_and_counters(parity):
     """LCS over compressed values, and INCR/INCRBYFLOAT refusing a big non-number."""
     parity(("SET", "a", BIG), ("SET", "b", BIG[100:700] + "zz" + BIG[:300]),
            ("LCS", "b", "b", "LEN"), ("SET", "c", "0" * 1500), ("INCR", "c"), ("INCRBYFLOAT", "c", "1"),
-           ("SET", "d", "1" * 1200), ("INCRBYFLOAT", "d", "1"), ("STRLEN", "d"))
+           ("SET", "d", "1" * 1200), ("INCRBYFLOAT", "d", "1"), ("STRLEN", "d"),
+           ("SET", "f", "1" + "0" * 1500), ("INCRBYFLOAT", "f", "1"), ("INCRBYFLOAT", "f", "-1e1500"),
+           ("SET", "f", "2." + "5" * 1500), ("INCRBYFLOAT", "f", "0.5"))
 
 
 def test_huge_values(parity):

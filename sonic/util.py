@@ -55,6 +55,7 @@ MAX_LONG_DOUBLE_CHARS = 5 * 1024
 
 _TWO64 = 1 << 64
 _TEN17 = 10 ** 17
+_TEN4000 = 10 ** 4000
 _INF = float("inf")
 _DBL_MAX = 1.7976931348623157e308
 
@@ -77,9 +78,9 @@ def _digits_to_int(digits, base=10):
 
 def _int_to_digits(n):
     """str(C{n}) for a non-negative int of any size (long doubles reach 4933 digits)."""
-    if n < 10 ** 4000:
+    if n < _TEN4000:
         return b"%d" % n
-    high, low = divmod(n, 10 ** 4000)
+    high, low = divmod(n, _TEN4000)
     return _int_to_digits(high) + (b"%d" % low).rjust(4000, b"0")
 
 

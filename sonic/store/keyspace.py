@@ -398,14 +398,6 @@ class ShardedStore(Service):
         for hook in self.expire_hooks:
             hook(db, key)
 
-    def compress_value(self, sh, key, value):
-        """The form to store C{value} in: compressed now, or raw with a thread job queued."""
-        comp = self.compressor
-        if not comp.in_thread(value) or self._run_in_thread is False:
-            return comp.compress(value)
-        self._compress_later(sh, key, value)
-        return value
-
     def _compress_later(self, sh, key, value):
         from sonic.store.compression import gzip_compress
         comp = self.compressor

@@ -361,7 +361,8 @@ class HiredisParser(object):
             reader.feed(b"+\r\n")
             if reader.gets() != b"" or reader.gets() is not False:
                 raise ValueError
-            if ((b"+" in data or b"(" in data or b"=" in data or b"~" in data or b"|" in data)
+            # Byte values for + ( = ~ |: an int needle is a plain memchr.
+            if ((43 in data or 40 in data or 61 in data or 126 in data or 124 in data)
                     and not _all_bulk(data, requests)):
                 raise ValueError
         except Exception:

@@ -130,11 +130,27 @@ def mutated(draw, base):
     return bytes(data)
 
 
+# Requests whose elements use every RESP type, not only $ bulks: hiredis
+# reads several of them as bytes or lists, Redis refuses them.
+typed_element = st.one_of(
+    payloads.map(lambda p: b"$%d\r\n%s\r\n" % (len(p), p)),
+    plain_word.map(lambda w: b"+" + w + b"\r\n"),
+    st.integers(0, 999).map(lambda i: b"(%d\r\n" % i),
+    plain_word.map(lambda w: b"=%d\r\ntxt:%s\r\n" % (len(w) + 4, w)),
+    st.integers(-5, 5).map(lambda i: b":%d\r\n" % i),
+    st.sampled_from([b"_\r\n", b"#t\r\n", b",1.5\r\n", b"-ERR x\r\n", b"*1\r\n$1\r\na\r\n"]),
+)
+typed_stream = st.lists(
+    st.tuples(st.sampled_from([b"*", b"*", b"~", b">", b"%"]), st.lists(typed_element, max_size=4)).map(
+        lambda t: t[0] + b"%d\r\n" % len(t[1]) + b"".join(t[1])),
+    min_size=1, max_size=4).map(b"".join)
+
 valid_stream = st.lists(st.one_of(valid_multibulk, inline_request, st.just(b"*0\r\n"),
                                   st.just(b"*-1\r\n"), st.just(b"\r\n")),
                         min_size=1, max_size=6).map(b"".join)
 any_stream = st.one_of(
     valid_stream,
+    typed_stream,
     st.binary(max_size=200),
     token_soup,
     mutated(valid_stream),

@@ -28,8 +28,27 @@ __all__ = ["CommandSpec", "command", "lookup", "TABLE", "all_commands"]
 
 _DATA = os.path.join(os.path.dirname(__file__), "commands", "redis_commands.json")
 
-with open(_DATA) as _f:
-    REDIS_METADATA = json.load(_f)
+_metadata_cache = None
+
+
+def redis_metadata():
+    """Redis 7.0.15's command table (name -> {"info", "docs"}), loaded on first use.
+
+    L{release_metadata} drops it once every command module has registered:
+    each spec keeps its own entry, and the ~240 entries of commands sonic
+    does not implement would otherwise stay in memory for the process's life.
+    """
+    global _metadata_cache
+    if _metadata_cache is None:
+        with open(_DATA) as f:
+            _metadata_cache = json.load(f)
+    return _metadata_cache
+
+
+def release_metadata():
+    """Forget the loaded table; a later registration loads it again."""
+    global _metadata_cache
+    _metadata_cache = None
 
 
 class CommandSpec(object):
@@ -100,7 +119,7 @@ TABLE = {}
 def _metadata(fullname, overrides):
     parent, _, sub = fullname.partition("|")
     if sub:
-        entry = REDIS_METADATA.get(parent)
+        entry = redis_metadata().get(parent)
         info = None
         docs = {}
         if entry:
@@ -109,7 +128,7 @@ def _metadata(fullname, overrides):
                     info = dict(s)
             docs = dict(entry["docs"].get("subcommands", {}).get(fullname, {}))
     else:
-        entry = REDIS_METADATA.get(fullname)
+        entry = redis_metadata().get(fullname)
         info = dict(entry["info"]) if entry else None
         docs = dict(entry["docs"]) if entry else {}
     if info is None:

@@ -2,5 +2,9 @@
 
 from sonic.commands import (  # noqa: F401  (imported for their @command side effects)
     clients, connection, keys, server, strings, transactions)
+from sonic.registry import release_metadata
+
+# Every command has its metadata now; the rest of Redis' table need not stay loaded.
+release_metadata()
 
 __all__ = ["clients", "connection", "keys", "server", "strings", "transactions"]

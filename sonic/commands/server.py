@@ -647,7 +647,7 @@ def memory_usage(key, value):
     """Bytes held for C{key} and C{value}: the compressed form for compressed values."""
     size = sys.getsizeof(key) + DICT_ENTRY_OVERHEAD
     if type(value) is Compressed:
-        return size + sys.getsizeof(value) + sys.getsizeof(value.data)
+        return size + sys.getsizeof(value)
     if type(value) is bytes:
         return size + sys.getsizeof(value)
     usage = getattr(value, "memory_usage", None)
@@ -768,7 +768,18 @@ def memory_purge(client):
     """MEMORY PURGE"""
     import gc
     gc.collect()
+    release_free_memory()
     return OK
+
+
+def release_free_memory():
+    """Give free heap pages back to the OS (glibc's malloc_trim), as MEMORY PURGE does with jemalloc."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 # ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import pytest
 
 import sonic.server  # noqa: F401  (registers every command)
 from sonic.commands.server import command_docs, command_info, get_keys
-from sonic.registry import REDIS_METADATA, all_commands
+from sonic.registry import all_commands, redis_metadata
 from sonic.resp import RSet, Status, encode
 from tests.helpers import Client, call, make_server
 
@@ -12,8 +12,8 @@ from tests.helpers import Client, call, make_server
 def _redis_knows(spec):
     """Whether Redis 7.0's table has this command or subcommand."""
     if spec.parent is None:
-        return spec.fullname in REDIS_METADATA
-    entry = REDIS_METADATA.get(spec.parent.fullname)
+        return spec.fullname in redis_metadata()
+    entry = redis_metadata().get(spec.parent.fullname)
     return bool(entry) and any(s["name"] == spec.fullname for s in entry["info"]["subcommands"])
 
 

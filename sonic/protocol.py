@@ -27,7 +27,7 @@ from zope.interface import implementer
 from sonic import errors
 from sonic.dispatch import Client, execute
 from sonic.errors import CommandError, ProtocolError
-from sonic.resp import encode, make_parser
+from sonic.resp import OK, encode, make_parser
 
 __all__ = ["RedisServerProtocol", "RedisServerFactory"]
 
@@ -121,7 +121,17 @@ class RedisServerProtocol(Client, Protocol):
                 if argv is None:
                     break
                 try:
-                    reply = encode(execute(self, argv), self.resp)
+                    reply = execute(self, argv)
+                    # The commonest replies encoded here, without a call.
+                    t = type(reply)
+                    if t is bytes:
+                        reply = b"$%d\r\n%s\r\n" % (len(reply), reply)
+                    elif reply is OK:
+                        reply = b"+OK\r\n"
+                    elif t is int:
+                        reply = b":%d\r\n" % reply
+                    else:
+                        reply = encode(reply, self.resp)
                 except CommandError as e:
                     reply = _error(e.message)
                 except Exception:

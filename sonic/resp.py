@@ -42,6 +42,10 @@ _ISSPACE = frozenset(b" \t\n\v\f\r")
 # An aggregate header counting a million elements or more: hiredis allocates
 # the whole list on seeing it, so such chunks never go to hiredis.
 _HUGE_AGGREGATE = re.compile(rb"[*~%|>][1-9][0-9]{6}").search
+# The same for arrays only: a literal first byte lets the regex engine jump
+# between '*'s (0.8 us for 16 SETs, against 5.7 us for the class).  Chunks
+# holding none of ~ % | > need no more.
+_HUGE_ARRAY = re.compile(rb"\*[1-9][0-9]{6}").search
 _HEX = b"0123456789abcdefABCDEF"
 _ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
 
@@ -336,7 +340,7 @@ class HiredisParser(object):
         slow = self._slow
         if (self._ready or slow.pending() or slow.auth_required
                 or not data.startswith(b"*") or not data.endswith(b"\n")
-                or len(data) > slow.max_bulk_len or _HUGE_AGGREGATE(data)):
+                or len(data) > slow.max_bulk_len or _huge_count(data)):
             slow.feed(data)
             return
         reader = self._reader
@@ -378,6 +382,13 @@ class HiredisParser(object):
         if self._ready:
             return self._ready.popleft()
         return self._slow.gets()
+
+
+def _huge_count(data):
+    """Whether C{data} holds an aggregate header counting a million elements or more."""
+    if 126 in data or 37 in data or 124 in data or 62 in data:  # ~ % | >
+        return _HUGE_AGGREGATE(data) is not None
+    return _HUGE_ARRAY(data) is not None
 
 
 def _all_bulk(data, requests):

@@ -165,32 +165,43 @@ class Database(object):
         @param deadline: absolute ms deadline, or None for no TTL.
         @param keepttl: keep the key's current deadline (SET ... KEEPTTL).
         """
-        sh = self.shard(key)
+        # The hot path of every write: the shard lookup and the watch signal
+        # are inlined, and compression is considered only past the threshold.
+        if b"{" in key:
+            sh = self.shards[key_hash_slot(key) % self.nshards]
+        else:
+            sh = self.shards[(crc_hqx(key, 0) & 16383) % self.nshards]
         store = self.store
         later = False
-        if type(value) is bytes and store.compressor.enabled and len(value) >= store.compressor.threshold:
-            if store.compressor.in_thread(value) and store._run_in_thread is not False:
+        comp = store.compressor
+        if type(value) is bytes and len(value) >= comp.threshold and comp.enabled:
+            if comp.in_thread(value) and store._run_in_thread is not False:
                 # Stored raw now; the thread job starts only once the value
                 # is in place, or a job that completes at once (a
                 # synchronous runner) would find the key without it.
                 later = True
             else:
-                value = store.compressor.compress(value)
-        old = sh.data.get(key)
-        sh.data[key] = value
-        if old is None and sh.scan is not None:
-            sh.scan.inserted(key)
-        if type(old) is Compressed:
-            store.compressor.removed(old)
-        if type(value) is Compressed:
-            store.compressor.added(value)
+                value = comp.compress(value)
+                if type(value) is Compressed:
+                    comp.added(value)
+        data = sh.data
+        old = data.get(key)
+        data[key] = value
+        if old is None:
+            if sh.scan is not None:
+                sh.scan.inserted(key)
+        elif type(old) is Compressed:
+            comp.removed(old)
         if not keepttl:
             if deadline is not None:
                 sh.expires[key] = deadline
                 expiry.schedule(store, sh, key, deadline)
             elif sh.expires:
                 sh.expires.pop(key, None)
-        self.modified(key)
+        store.dirty += 1
+        if self.watched:
+            self.modified(key)
+            store.dirty -= 1
         if later:
             store._compress_later(sh, key, value)
 

@@ -19,7 +19,6 @@ from sonic.resp import QUEUED, Error
 __all__ = ["Client", "execute", "run_transaction"]
 
 log = Logger(namespace="sonic")
-_perf_counter = time.perf_counter
 
 #: Commands that run at once inside MULTI instead of being queued.
 MULTI_IMMEDIATE = frozenset(["exec", "discard", "multi", "watch", "quit", "reset"])
@@ -139,27 +138,7 @@ def execute(client, argv):
         if spec.fullname == "exec":
             raise _exec_rejected(client, error)
         raise error
-    # call(), inlined for the common case: one function call less per command.
-    server = client.server
-    store = server.store
-    store.now = int(store.clock.seconds() * 1000)
-    client.argv = argv
-    client.last_cmd = spec.fullname
-    start = _perf_counter()
-    try:
-        result = spec.handler(client, *argv[1:])
-    except CommandError:
-        spec.failed_calls += 1
-        raise
-    except Exception:
-        spec.failed_calls += 1
-        log.failure("Internal error running {argv!r}", argv=[a[:64] for a in argv[:8]])
-        raise CommandError("ERR internal error running '%s': see the server log" % spec.fullname)
-    finally:
-        spec.calls += 1
-        spec.usec += int((_perf_counter() - start) * 1e6)
-        server.stat_commands += 1
-    return result
+    return call(client, spec, argv)
 
 
 def _execute_checked(client, argv):

@@ -24,7 +24,7 @@ is created on first use and dispatches on the second word.
 import json
 import os
 
-__all__ = ["CommandSpec", "command", "lookup", "TABLE", "all_commands"]
+__all__ = ["CommandSpec", "command", "lookup", "TABLE", "all_commands", "all_specs"]
 
 _DATA = os.path.join(os.path.dirname(__file__), "commands", "redis_commands.json")
 
@@ -200,3 +200,14 @@ def all_commands():
     for spec in TABLE.values():
         seen[spec.fullname] = spec
     return [seen[k] for k in sorted(seen)]
+
+
+def all_specs():
+    """Every spec, each top-level command followed by its distinct subcommands."""
+    for spec in all_commands():
+        yield spec
+        seen = set()
+        for sub in spec.subcommands.values():
+            if sub.fullname not in seen:
+                seen.add(sub.fullname)
+                yield sub

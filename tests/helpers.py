@@ -10,7 +10,7 @@ from sonic.protocol import RedisServerFactory
 from sonic.resp import Error, encode
 from sonic.server import Server
 
-__all__ = ["make_server", "call", "connect", "run_sync"]
+__all__ = ["make_server", "call", "connect", "run_sync", "Client", "encode"]
 
 
 def run_sync(func, *args):
@@ -46,6 +46,3 @@ def connect(server):
     proto.makeConnection(transport)
     return proto, transport
 
-
-__all__.append("Client")
-__all__.append("encode")

@@ -17,7 +17,7 @@ import resource
 import sys
 import time
 
-from sonic.registry import all_commands, command
+from sonic.registry import all_specs, command
 from sonic.resp import Verbatim
 
 __all__ = ["info_text", "bytes_to_human", "SECTIONS", "DEFAULT_SECTIONS"]
@@ -323,14 +323,7 @@ def _cpu(server):
 
 
 def _all_specs():
-    for spec in all_commands():
-        if spec.handler is not None:
-            yield spec
-        seen = set()
-        for sub in spec.subcommands.values():
-            if sub.fullname not in seen:
-                seen.add(sub.fullname)
-                yield sub
+    return (spec for spec in all_specs() if spec.handler is not None)
 
 
 def _commandstats(server):

@@ -1,8 +1,6 @@
 """Parity of the server commands (COMMAND, INFO, CONFIG, DBSIZE, FLUSH*, TIME, DEBUG, MEMORY, SHUTDOWN) with Redis 7.0."""
 
-import os
 import shutil
-import socket
 import subprocess
 import tempfile
 

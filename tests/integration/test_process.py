@@ -16,18 +16,11 @@ import time
 
 import pytest
 
+from tests.conftest import free_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
            PYTHONUNBUFFERED="1")
-
-
-def free_port():
-    """A TCP port nothing listens on right now."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def sonic_server_cmd():

@@ -168,7 +168,6 @@ def test_directive_defaults_match_redis(real_port):
     import redis
     client = redis.Redis(port=real_port, decode_responses=True)
     real = client.config_get("*")
-    config = Config()
     # Set by the test fixture's command line, or deliberately different in sonic.
     skip = {"port", "bind", "dir", "save", "enable-debug-command", "daemonize", "pidfile",
             "logfile", "appendonly"}

@@ -4,7 +4,7 @@ import pytest
 
 import sonic.server  # noqa: F401  (registers every command)
 from sonic.commands.server import command_docs, command_info, get_keys
-from sonic.registry import all_commands, redis_metadata
+from sonic.registry import all_commands, all_specs, redis_metadata
 from sonic.resp import RSet, Status, encode
 from tests.helpers import Client, call, make_server
 
@@ -17,22 +17,12 @@ def _redis_knows(spec):
     return bool(entry) and any(s["name"] == spec.fullname for s in entry["info"]["subcommands"])
 
 
-def _every_spec():
-    for spec in all_commands():
-        yield spec
-        seen = set()
-        for sub in spec.subcommands.values():
-            if sub.fullname not in seen:
-                seen.add(sub.fullname)
-                yield sub
-
-
 def test_metadata_matches_real_server(real_port):
     """Each registered command's arity, flags and first/last/step equal the real server's COMMAND INFO."""
     import redis
     client = redis.Redis(port=real_port, protocol=3)
     checked = 0
-    for spec in _every_spec():
+    for spec in all_specs():
         if not _redis_knows(spec):
             continue  # sonic-only (EXP, CLIENT SETINFO): see test_sonic_only_commands_documented
         conn = client.connection_pool.get_connection()
@@ -52,7 +42,7 @@ def test_metadata_matches_real_server(real_port):
 
 def test_handlers_have_syntax_docstrings():
     """Every registered handler's docstring starts with its command's syntax in upper case."""
-    for spec in _every_spec():
+    for spec in all_specs():
         if spec.handler is None:
             continue  # a container: it dispatches on the subcommand
         doc = (spec.handler.__doc__ or "").strip()
@@ -62,7 +52,7 @@ def test_handlers_have_syntax_docstrings():
 
 def test_sonic_only_commands_documented():
     """Commands Redis lacks carry a summary, group, since and complexity for COMMAND DOCS."""
-    for spec in _every_spec():
+    for spec in all_specs():
         if _redis_knows(spec):
             continue
         for field in ("summary", "since", "group", "complexity"):

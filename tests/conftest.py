@@ -181,3 +181,20 @@ def parity(sonic_port, real_port):
     p = Parity(sonic_port, real_port)
     yield p
     p.close()
+
+
+_skipped = []
+
+
+def pytest_runtest_logreport(report):
+    """Remember skipped tests: in CI (SONIC_REQUIRE_REAL) a skip is a failure."""
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when tests were skipped while SONIC_REQUIRE_REAL demands every test runs."""
+    if os.environ.get("SONIC_REQUIRE_REAL") and _skipped and session.exitstatus == 0:
+        sys.stderr.write("\nSONIC_REQUIRE_REAL: %d tests were skipped (parity and redis-cli tests "
+                         "must run in CI): %s\n" % (len(_skipped), ", ".join(_skipped[:10])))
+        session.exitstatus = 1

@@ -138,7 +138,7 @@ _ROWS = [
     # Network and process
     Directive("port", "int", 6379, low=0, high=65535),
     Directive("bind", "list", "127.0.0.1 -::1", mutable=False),
-    Directive("protected-mode", "bool", True),
+    Directive("protected-mode", "bool", True, effect=False),
     Directive("tcp-backlog", "int", 511, mutable=False, low=0, high=INT_MAX),
     Directive("timeout", "int", 0, low=0, high=INT_MAX),
     Directive("tcp-keepalive", "int", 300, low=0, high=INT_MAX),

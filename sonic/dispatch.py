@@ -19,6 +19,7 @@ from sonic.resp import QUEUED, Error
 __all__ = ["Client", "execute", "run_transaction"]
 
 log = Logger(namespace="sonic")
+_perf_counter = time.perf_counter
 
 #: Commands that run at once inside MULTI instead of being queued.
 MULTI_IMMEDIATE = frozenset(["exec", "discard", "multi", "watch", "quit", "reset"])
@@ -192,15 +193,15 @@ def check_state(server, spec):
 def call(client, spec, argv):
     """Take the time snapshot and run the handler, with accounting."""
     server = client.server
-    server.store.snapshot()
+    store = server.store
+    store.now = int(store.clock.seconds() * 1000)  # the command's time snapshot
     client.argv = argv
     client.last_cmd = spec.fullname
-    start = time.perf_counter()
+    start = _perf_counter()
     try:
-        if spec.parent is not None:
-            result = spec.handler(client, *argv[2:])
-        else:
-            result = spec.handler(client, *argv[1:])
+        if spec.parent is None:
+            return spec.handler(client, *argv[1:])
+        return spec.handler(client, *argv[2:])
     except CommandError:
         spec.failed_calls += 1
         raise
@@ -210,9 +211,8 @@ def call(client, spec, argv):
         raise CommandError("ERR internal error running '%s': see the server log" % spec.fullname)
     finally:
         spec.calls += 1
-        spec.usec += int((time.perf_counter() - start) * 1e6)
+        spec.seconds += _perf_counter() - start
         server.stat_commands += 1
-    return result
 
 
 def run_transaction(client):

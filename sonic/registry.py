@@ -91,7 +91,7 @@ class CommandSpec(object):
         self.loading_ok = "loading" in self.flags
         self.stale_ok = "stale" in self.flags
         self.calls = 0
-        self.usec = 0
+        self.seconds = 0.0  # time spent in the handler (INFO commandstats usec)
         self.failed_calls = 0
         self.rejected_calls = 0
 

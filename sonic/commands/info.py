@@ -330,10 +330,11 @@ def _commandstats(server):
     out = []
     for spec in _all_specs():
         if spec.calls or spec.failed_calls or spec.rejected_calls:
-            per = spec.usec / spec.calls if spec.calls else 0.0
+            usec = int(spec.seconds * 1e6)
+            per = usec / spec.calls if spec.calls else 0.0
             out.append(("cmdstat_" + spec.fullname,
                         "calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d" % (
-                            spec.calls, spec.usec, per, spec.rejected_calls, spec.failed_calls)))
+                            spec.calls, usec, per, spec.rejected_calls, spec.failed_calls)))
     return out
 
 

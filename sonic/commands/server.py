@@ -442,7 +442,8 @@ def _reset_stats(server):
     store.evicted_keys = 0
     server.stat_reset_time = time.time()
     for spec in _every_name():
-        spec.calls = spec.usec = spec.failed_calls = spec.rejected_calls = 0
+        spec.calls = spec.failed_calls = spec.rejected_calls = 0
+        spec.seconds = 0.0
 
 
 @command("config|rewrite")

@@ -355,7 +355,8 @@ class ShardedStore(Service):
     """The whole keyspace as a Twisted service: starting it starts the expiry timers.
 
     @ivar clock: the L{IReactorTime} that gives time and runs the timers.
-    @ivar now: the time snapshot (ms) of the command running now.
+    @ivar now: the time snapshot (ms) of the command running now, set by
+        the dispatcher from C{clock} once per command.
     @ivar replica: while true, keys are never expired here (the master's DEL
         does it); logically expired keys are only hidden.
     @ivar expire_hooks: callables C{(db, key)} run for every key removed by
@@ -382,11 +383,6 @@ class ShardedStore(Service):
         self.evicted_keys = 0
         self.expire_batch = 1000
         self.running = 0
-
-    def snapshot(self):
-        """Read the clock once for the command about to run (ms)."""
-        self.now = now = int(self.clock.seconds() * 1000)
-        return now
 
     def startService(self):
         Service.startService(self)

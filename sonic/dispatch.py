@@ -193,8 +193,7 @@ def check_state(server, spec):
 def call(client, spec, argv):
     """Take the time snapshot and run the handler, with accounting."""
     server = client.server
-    store = server.store
-    store.now = int(store.clock.seconds() * 1000)  # the command's time snapshot
+    server.store.snapshot()
     client.argv = argv
     client.last_cmd = spec.fullname
     start = _perf_counter()

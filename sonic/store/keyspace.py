@@ -384,6 +384,11 @@ class ShardedStore(Service):
         self.expire_batch = 1000
         self.running = 0
 
+    def snapshot(self):
+        """Read the clock once for the command about to run (ms)."""
+        self.now = now = int(self.clock.seconds() * 1000)
+        return now
+
     def startService(self):
         Service.startService(self)
         for db in self.dbs:

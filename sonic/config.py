@@ -161,6 +161,7 @@ _ROWS = [
     Directive("proto-max-bulk-len", "memory", 512 * 1024 * 1024, low=1024 * 1024, high=LLONG_MAX),
     Directive("client-query-buffer-limit", "memory", 1 << 30, low=1024 * 1024, high=LLONG_MAX),
     Directive("hiredis-parser", "bool", True, mutable=False, sonic=True),
+    Directive("lean-dispatch", "bool", True, mutable=False, sonic=True),
     Directive("output-pause-bytes", "memory", 1 << 20, low=1024, high=LLONG_MAX, sonic=True),
     # Security
     Directive("requirepass", "string", ""),

@@ -317,6 +317,9 @@ class SonicService(service.MultiService):
 
     def _start(self):
         self._chdir()
+        if self.config.lean_dispatch:
+            from sonic import reactor as lean
+            lean.install(self.reactor)
         service.MultiService.startService(self)
         listeners = self.listeners()
         bound = [s for s in listeners if s.port is not None]

@@ -365,13 +365,6 @@ def parse_args(argv, config):
             raise ConfigError("option --%s: %s" % (name, e))
 
 
-def is_glob(pattern):
-    """Whether C{pattern} has glob characters."""
-    return any(c in pattern for c in "*?[")
-
-
-
-
 def _quote(word):
     """A value word as redis.conf needs it: quoted when empty or holding spaces, quotes or escapes."""
     if word and not any(c in word for c in " \t\r\n\"'\\#"):

@@ -98,17 +98,6 @@ class CommandSpec(object):
     def __repr__(self):
         return "<CommandSpec %s arity=%d>" % (self.fullname, self.arity)
 
-    def key_indexes(self, argv):
-        """Indexes of the key arguments in C{argv}, as COMMAND GETKEYS reports them."""
-        if self.getkeys is not None:
-            return self.getkeys(argv)
-        if self.first <= 0:
-            return []
-        last = self.last
-        if last < 0:
-            last = len(argv) + last
-        return list(range(self.first, min(last, len(argv) - 1) + 1, self.step))
-
 
 #: lower-case top-level name (bytes, as it arrives) -> CommandSpec.  Also holds the upper-case
 #: spelling of each name, so the common all-upper or all-lower request needs

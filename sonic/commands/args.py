@@ -7,7 +7,7 @@ from sonic import errors
 from sonic.errors import CommandError
 from sonic.util import string2ll
 
-__all__ = ["to_int", "to_float", "to_db_index", "upper"]
+__all__ = ["to_int", "to_float"]
 
 
 def to_int(value, message=errors.NOT_INTEGER):
@@ -25,18 +25,3 @@ def to_float(value, message=errors.NOT_FLOAT):
     if v is None:
         raise CommandError(message)
     return v
-
-
-def to_db_index(value, count):
-    """A database number for SELECT/MOVE/SWAPDB."""
-    n = string2ll(value)
-    if n is None:
-        raise CommandError(errors.INVALID_DB_INDEX if False else errors.NOT_INTEGER)
-    if n < 0 or n >= count:
-        raise CommandError(errors.DB_INDEX_OUT_OF_RANGE)
-    return n
-
-
-def upper(value):
-    """An option word upper-cased for comparison (C{b"ex"} -> C{b"EX"})."""
-    return value.upper()

@@ -5,7 +5,7 @@ SETEX and PSETEX; L{incr_decr} serves INCR, DECR, INCRBY and DECRBY;
 L{parse_extended} reads the options of SET and GETEX.
 
 Values may be held compressed (L{Compressed}, see L{sonic.store.compression});
-reads go through L{_as_bytes}, which decompresses, and writes go through
+reads go through L{Database.string_value}, which decompresses, and writes go through
 C{db.set}, which may compress again, so no command can tell.  Lengths of a
 compressed value come from C{Compressed.size}, without decompressing.
 
@@ -61,15 +61,6 @@ def _option(word):
     return word.upper()
 
 
-def _as_bytes(db, value):
-    """A stored string value as bytes (decompressed); WRONGTYPE for other types."""
-    if type(value) is bytes:
-        return value
-    if type(value) is Compressed:
-        return db.store.compressor.decompress(value)
-    raise CommandError(errors.WRONGTYPE)
-
-
 def _length(value):
     """The length of a stored string value without decompressing it; WRONGTYPE for others."""
     if type(value) is bytes:
@@ -94,7 +85,7 @@ def _get_string(client, key):
     value = _lookup_read(client, key)
     if value is None:
         return None
-    return _as_bytes(client.db, value)
+    return client.db.string_value(value)
 
 
 def _check_string_length(client, size, append):
@@ -170,7 +161,7 @@ def get(client, key):
     client.server.stat_keyspace_hits += 1
     if type(value) is bytes:
         return value
-    return _as_bytes(client.db, value)
+    return client.db.string_value(value)
 
 
 def set_generic(client, flags, key, value, expire, name, ok_reply=OK, abort_reply=None):
@@ -252,7 +243,7 @@ def getex(client, key, *opts):
     deadline = None
     if expire is not None:
         deadline = expire_deadline(client, expire, flags, "getex")
-    reply = _as_bytes(db, value)
+    reply = db.string_value(value)
     server = client.server
     if deadline is not None:
         if flags & ABSOLUTE and deadline <= server.store.now and server.master_host is None:
@@ -321,7 +312,7 @@ def incr_decr(client, key, delta):
     if value is None:
         current = 0
     else:
-        current = string2ll(value if type(value) is bytes else _as_bytes(db, value))
+        current = string2ll(value if type(value) is bytes else db.string_value(value))
         if current is None:
             raise CommandError(errors.NOT_INTEGER)
     new = current + delta
@@ -370,7 +361,7 @@ def incrbyfloat(client, key, increment):
     if value is None:
         current = _ZERO
     else:
-        current = string2ld(_as_bytes(db, value))
+        current = string2ld(db.string_value(value))
         if current is None:
             raise CommandError(errors.NOT_FLOAT)
     incr = string2ld(increment)
@@ -399,7 +390,7 @@ def append(client, key, value):
     if not value:
         db.modified(key)  # Redis signals the key even for an empty append
         return size
-    new = _as_bytes(db, old) + value
+    new = db.string_value(old) + value
     db.set(key, new, keepttl=True)
     return len(new)
 
@@ -432,7 +423,7 @@ def setrange(client, key, offset, value):
     if not value:
         return size
     _check_string_length(client, offset, len(value))
-    current = _as_bytes(db, old)
+    current = db.string_value(old)
     end = offset + len(value)
     if offset >= size:
         new = current + b"\0" * (offset - size) + value
@@ -464,7 +455,7 @@ def _getrange(client, key, start, end):
         end = size - 1
     if start > end or size == 0:
         return b""
-    return _as_bytes(client.db, value)[start:end + 1]
+    return client.db.string_value(value)[start:end + 1]
 
 
 @command("getrange")
@@ -589,8 +580,8 @@ def lcs(client, key1, key2, *opts):
     if getidx and getlen:
         raise CommandError(errors.LCS_IDX_AND_LEN)
     db = client.db
-    a = b"" if obj_a is None else _as_bytes(db, obj_a)
-    b = b"" if obj_b is None else _as_bytes(db, obj_b)
+    a = b"" if obj_a is None else db.string_value(obj_a)
+    b = b"" if obj_b is None else db.string_value(obj_b)
     if len(a) >= 0xFFFFFFFE or len(b) >= 0xFFFFFFFE:
         raise CommandError(errors.LCS_TOO_LONG)
     # Redis allocates the whole uint32 table and refuses one bigger than

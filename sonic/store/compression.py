@@ -87,10 +87,6 @@ class Compressor(object):
         self.decompressions = 0
         self.rejected = 0       # values compressed but kept raw (saving too small)
 
-    def wants(self, value):
-        """Whether C{value} (bytes) should be tried for compression."""
-        return self.enabled and len(value) >= self.threshold
-
     def in_thread(self, value):
         """Whether C{value} is big enough to be compressed off the reactor."""
         return len(value) >= self.thread_threshold

@@ -132,14 +132,14 @@ class Database(object):
                 return None
         return value
 
-    def exists(self, key):
-        """Whether C{key} holds a live value."""
-        return self.lookup(key) is not None
-
     def get_string(self, key):
         """The string at C{key} as bytes, None if absent; WRONGTYPE otherwise."""
         value = self.lookup(key)
-        if value is None or type(value) is bytes:
+        return None if value is None else self.string_value(value)
+
+    def string_value(self, value):
+        """A stored string value as bytes (decompressed); WRONGTYPE for other types."""
+        if type(value) is bytes:
             return value
         if type(value) is Compressed:
             return self.store.compressor.decompress(value)
@@ -281,12 +281,6 @@ class Database(object):
     def expires_count(self):
         """How many keys have a TTL."""
         return sum(len(sh.expires) for sh in self.shards)
-
-    def iter_keys(self):
-        """Every key held (including logically expired ones not yet removed)."""
-        for sh in self.shards:
-            for key in list(sh.data):
-                yield key
 
     def live_keys(self):
         """Every live key, expiring the dead ones met on the way."""

@@ -66,11 +66,21 @@ class Client(object):
         self.close_after_reply = False
         self.no_evict = False
         self.flags = ""
+        self.blocked = None         # the sonic.blocking.Waiter while blocked
+        self.unblocked_replies = []  # replies of served blocking commands (no protocol)
 
     # Overridden by the protocol; defaults keep the dispatcher usable alone.
     def close(self):
         """Close the connection after pending replies (QUIT, CLIENT KILL)."""
         self.close_after_reply = True
+
+    def unblocked(self, reply):
+        """A blocking command of this client was served, timed out or unblocked: C{reply}.
+
+        The protocol sends it and resumes reading; a bare client (tests)
+        keeps it in C{unblocked_replies}.
+        """
+        self.unblocked_replies.append(reply)
 
     def select(self, index):
         """Switch to database C{index}."""
@@ -193,7 +203,8 @@ def check_state(server, spec):
 def call(client, spec, argv):
     """Take the time snapshot and run the handler, with accounting."""
     server = client.server
-    server.store.snapshot()
+    store = server.store
+    store.snapshot()
     client.argv = argv
     client.last_cmd = spec.fullname
     start = _perf_counter()
@@ -212,6 +223,10 @@ def call(client, spec, argv):
         spec.calls += 1
         spec.seconds += _perf_counter() - start
         server.stat_commands += 1
+        # Keys that blocked clients wait for were created: serve them now,
+        # after the whole command (after EXEC as a whole, not inside it).
+        if store.ready_keys and client.multi is None:
+            server.blocking.serve_ready()
 
 
 def run_transaction(client):

@@ -116,3 +116,8 @@ LCS_IDX_AND_LEN = "ERR If you want both the length and indexes, please just use 
 LCS_TOO_LONG = "ERR String too long for LCS"
 LCS_OVER_BULK_LEN = "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
 LCS_NO_MEMORY = "ERR Insufficient memory, failed allocating transient memory for LCS"
+
+# Blocking commands (blocked.c, timeout.c)
+TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
+TIMEOUT_NEGATIVE = "ERR timeout is negative"
+UNBLOCKED = "UNBLOCKED client unblocked via CLIENT UNBLOCK"

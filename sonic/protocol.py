@@ -25,6 +25,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from sonic import errors
+from sonic.blocking import BLOCKED
 from sonic.dispatch import Client, execute
 from sonic.errors import CommandError, ProtocolError
 from sonic.resp import OK, encode, make_parser
@@ -70,12 +71,9 @@ class RedisServerProtocol(Client, Protocol):
         self._closed = True
         self.unwatch()
         self.server.remove_client(self)
-        for hook in self.server_disconnect_hooks():
+        # Blocked pops, pub/sub...: forget this client everywhere at once.
+        for hook in self.server.disconnect_hooks:
             hook(self)
-
-    def server_disconnect_hooks(self):
-        """Callables run when this client goes away (blocked pops, pubsub...)."""
-        return getattr(self.server, "disconnect_hooks", ())
 
     # -- Client overrides ---------------------------------------------------
 
@@ -98,7 +96,7 @@ class RedisServerProtocol(Client, Protocol):
             return  # Redis reads nothing more from a client it is closing
         self.parser.feed(data)
         self.server.stat_net_input += len(data)
-        if not self._paused and not self._processing:
+        if not self._paused and not self._processing and self.blocked is None:
             self._process()
 
     def _process(self):
@@ -130,6 +128,10 @@ class RedisServerProtocol(Client, Protocol):
                         reply = b"+OK\r\n"
                     elif t is int:
                         reply = b":%d\r\n" % reply
+                    elif reply is BLOCKED:
+                        # Parked (BLPOP...): the reply comes with unblocked(),
+                        # and the rest of the pipeline waits until then.
+                        break
                     else:
                         reply = encode(reply, self.resp)
                 except CommandError as e:
@@ -216,6 +218,24 @@ class RedisServerProtocol(Client, Protocol):
             return
         t.write(data)
 
+    def unblocked(self, reply):
+        """Send a served (or timed out) blocking command's reply, then read on."""
+        if self._closed:
+            return
+        if self.mute:
+            self.mute_next()
+        else:
+            self._send(encode(reply, self.resp))
+        # Like Redis' processUnblockedClients (beforeSleep): the rest of this
+        # client's pipeline runs on the next reactor turn, not inside the
+        # command that served it.
+        self.server.clock.callLater(0, self._resume_after_block)
+
+    def _resume_after_block(self):
+        if (not self._closed and not self._paused and not self._processing
+                and self.blocked is None):
+            self._process()
+
     def push(self, value):
         """Send an out-of-band value now (pub/sub messages, unblocked replies)."""
         self._send(encode(value, self.resp))
@@ -230,7 +250,7 @@ class RedisServerProtocol(Client, Protocol):
         self._paused = False
         if not self._closed:
             self.transport.resumeProducing()
-            if not self._processing and (self.parser.pending() or getattr(self.parser, "_ready", None)):
+            if not self._processing and self.blocked is None and (self.parser.pending() or getattr(self.parser, "_ready", None)):
                 self._process()
 
     def stopProducing(self):

@@ -10,6 +10,7 @@ import os
 import time
 
 from sonic import __version__
+from sonic.blocking import Blocking
 from sonic.config import Config
 from sonic.store import ShardedStore
 from sonic.store.compression import Compressor
@@ -71,6 +72,9 @@ class Server(object):
         self.stat_keyspace_misses = 0
         self.stat_reset_time = time.time()
         self.blocked_clients = 0
+        #: Callables run with each client that disconnects.
+        self.disconnect_hooks = []
+        self.blocking = Blocking(self)
         self._mem_checked = 0.0
         self._mem_used = 0
 

@@ -119,7 +119,9 @@ def _flags(c, sub):
         out.append("P")
     if c.multi is not None:
         out.append("x")
-    for letter in "btRB":
+    if c.blocked is not None:
+        out.append("b")
+    for letter in "tRB":
         if letter in own:
             out.append(letter)
     if c.dirty_cas:
@@ -413,14 +415,17 @@ def client_unpause(client):
 def client_unblock(client, cid, *reason):
     """CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
 
-    No command blocks yet, so no client is ever unblocked: the reply is 0.
+    The blocked client gets its timeout reply, or C{-UNBLOCKED} with ERROR.
     """
     if len(reason) > 1:
         raise _bad_subcommand(client)
     if reason and reason[0].lower() not in (b"timeout", b"error"):
         raise CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
-    to_int(cid)
-    return 0
+    target = client.server.clients.get(to_int(cid))
+    if target is None:
+        return 0
+    error = bool(reason) and reason[0].lower() == b"error"
+    return int(client.server.blocking.unblock(target, error))
 
 
 @command("client|getredir")

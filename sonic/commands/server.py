@@ -20,6 +20,7 @@ from sonic.glob import stringmatch
 from sonic.registry import all_commands, command, lookup
 from sonic.resp import OK, Raw, RSet, Status, encode
 from sonic.store.compression import Compressed
+from sonic.store.keyspace import ENCODERS, type_name
 from sonic.util import string2ll
 
 __all__ = ["command_info", "command_docs", "get_keys"]
@@ -626,7 +627,9 @@ def _debug_object(client, key):
         refcount = 2147483647 if encoding == "int" and 0 <= int(value) < 10000 else 1
         serlen = serialized_length(value)
     else:
-        encoding = getattr(value, "encoding", type(value).__name__)
+        # The collection modules register their OBJECT ENCODING namers.
+        namer = ENCODERS.get(type(value))
+        encoding = namer(value, client.server) if namer else type_name(value)
         refcount = 1
         serlen = 0
     text = "Value at:0x%x refcount:%d encoding:%s serializedlength:%d lru:%d lru_seconds_idle:0" % (

@@ -92,6 +92,8 @@ class Database(object):
     """One numbered database (SELECT n): a fixed set of shards.
 
     @ivar watched: key -> set of clients WATCHing it (MULTI/EXEC).
+    @ivar blocking: key -> deque of L{sonic.blocking.Waiter}s blocked on it
+        (BLPOP...); a key created while listed here is signalled ready.
     """
 
     def __init__(self, store, index, nshards):
@@ -100,6 +102,7 @@ class Database(object):
         self.nshards = nshards
         self.shards = [Shard(self, i) for i in range(nshards)]
         self.watched = {}
+        self.blocking = {}
         self.avg_ttl = 0
 
     # -- locating ---------------------------------------------------------
@@ -190,6 +193,8 @@ class Database(object):
         if old is None:
             if sh.scan is not None:
                 sh.scan.inserted(key)
+            if self.blocking and key in self.blocking:
+                store.signal_ready(self, key)
         elif type(old) is Compressed:
             comp.removed(old)
         if not keepttl:
@@ -213,8 +218,11 @@ class Database(object):
         sh = self.shard(key)
         old = sh.data.get(key)
         sh.data[key] = value
-        if old is None and sh.scan is not None:
-            sh.scan.inserted(key)
+        if old is None:
+            if sh.scan is not None:
+                sh.scan.inserted(key)
+            if self.blocking and key in self.blocking:
+                self.store.signal_ready(self, key)
         if type(old) is Compressed:
             self.store.compressor.removed(old)
         if type(value) is Compressed:
@@ -343,6 +351,11 @@ class Database(object):
             expiry.reschedule(self.store, b)
         self.touch_all_watched()
         other.touch_all_watched()
+        # Clients blocked in either database may now find their keys.
+        for db in (self, other):
+            for key in list(db.blocking):
+                if db.lookup(key) is not None:
+                    self.store.signal_ready(db, key)
 
 
 class ShardedStore(Service):
@@ -355,6 +368,8 @@ class ShardedStore(Service):
         does it); logically expired keys are only hidden.
     @ivar expire_hooks: callables C{(db, key)} run for every key removed by
         expiry or eviction, for propagation to replicas and the AOF.
+    @ivar ready_keys: (db, key) pairs created while clients were blocked on
+        them, in order, for L{sonic.blocking.Blocking.serve_ready}.
     """
 
     name = "store"
@@ -377,6 +392,14 @@ class ShardedStore(Service):
         self.evicted_keys = 0
         self.expire_batch = 1000
         self.running = 0
+        self.ready_keys = []
+        self.ready_set = set()
+
+    def signal_ready(self, db, key):
+        """C{key} of C{db} was created and clients wait for it (Redis' signalKeyAsReady)."""
+        if (db.index, key) not in self.ready_set:
+            self.ready_set.add((db.index, key))
+            self.ready_keys.append((db, key))
 
     def snapshot(self):
         """Read the clock once for the command about to run (ms)."""

@@ -1,0 +1,1 @@
+"""Hashes (Redis' t_hash.c): HSET, HGET, HGETALL, HSCAN..."""

@@ -1,0 +1,1 @@
+"""Lists (Redis' t_list.c): LPUSH, LRANGE, LMOVE, the blocking pops..."""

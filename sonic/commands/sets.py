@@ -1,0 +1,1 @@
+"""Sets (Redis' t_set.c): SADD, SINTER, SSCAN..."""

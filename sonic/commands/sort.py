@@ -1,0 +1,1 @@
+"""SORT and SORT_RO (Redis' sort.c) over lists, sets and sorted sets."""

@@ -1,0 +1,1 @@
+"""Sorted sets (Redis' t_zset.c): ZADD, ZRANGE, BZPOPMIN..."""

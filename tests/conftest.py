@@ -154,6 +154,11 @@ class Parity(object):
             replies.append(got)
         return replies
 
+    def resp3(self):
+        """Switch both connections to RESP3 (HELLO 3's own reply differs by design: ids, mode)."""
+        self.sonic.call("HELLO", "3")
+        self.real.call("HELLO", "3")
+
     def raw(self, data):
         """Send raw bytes to both; assert the same replies until both go quiet or close."""
         self.real.send_raw(data)

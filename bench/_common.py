@@ -173,12 +173,13 @@ def set_batches(count, batch=100, prefix=b"key:", value_size=100):
 
 
 def batch_load(server, batches, connections=4):
-    """Send each batch, C{(RESP bytes, number of SETs)}, on one of C{connections} sockets; seconds taken.
+    """Send each batch, C{(RESP bytes, number of commands[, expected replies])}, on one of C{connections} sockets; seconds taken.
 
     Each batch goes out in one write and the next batch on that socket waits
     for its replies, so the server reads whole requests (redis-cli --pipe
     streams without that, which is a different workload); several sockets
-    keep the server busy.  Every reply must be C{+OK}.
+    keep the server busy.  The replies must be C{expected} (default: one
+    C{+OK} per command).
     """
     import selectors
     socks = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(connections)]
@@ -191,9 +192,10 @@ def batch_load(server, batches, connections=4):
         batch = next(batches, None)
         if batch is None:
             return False
-        data, n = batch
+        data, n = batch[0], batch[1]
+        expected = batch[2] if len(batch) > 2 else b"+OK\r\n" * n
         s.sendall(data)
-        pending[s] = [5 * n, bytearray()]
+        pending[s] = [len(expected), bytearray(), expected]
         sel.register(s, selectors.EVENT_READ)
         return True
     for s in socks:
@@ -201,13 +203,13 @@ def batch_load(server, batches, connections=4):
     while pending:
         for key, _ in sel.select():
             s = key.fileobj
-            want, got = pending[s]
+            want, got, expected = pending[s]
             data = s.recv(max(65536, want - len(got)))
             if not data:
                 sys.exit("%s closed the connection while loading" % server.name)
             got += data
             if len(got) >= want:
-                if got != b"+OK\r\n" * (want // 5):
+                if got != expected:
                     sys.exit("%s answered an error while loading: %r" % (
                         server.name, bytes(got[:200])))
                 del pending[s]

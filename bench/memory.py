@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Memory (RSS) of sonic next to redis-server for two data sets.
+"""Memory (RSS) of sonic next to redis-server for four data sets.
 
   - small: 1,000,000 keys with 100-byte values (below the compression
     threshold, so this is the cost of the keyspace itself);
+  - hash / zset: 1,000,000 hash fields, and 1,000,000 sorted-set members,
+    each both in one key (Redis' hashtable / skiplist encodings) and 100 per
+    key (Redis' compact listpack encoding);
   - json: 100,000 keys with ~2 KB JSON documents (pretty-printed customer
     records with orders, which zlib level 1 compresses about 3x), for sonic
     with compression on (the default, gzip), sonic with C{compression none},
@@ -103,8 +106,42 @@ def json_commands(count, pool):
         yield b"".join(cmds), len(cmds)
 
 
-def measure(label, server, commands, count):
-    """Load C{commands} into C{server}; a result row (dict)."""
+def collection_commands(kind, items, per_key):
+    """Batches that put C{items} hash fields or zset members into keys of C{per_key} each.
+
+    Fields are C{field:<n>} with 8-byte values; members are C{member:<n>}
+    with pseudo-random scores.  Each command carries 100 items.
+    """
+    rng = random.Random(7)
+    chunk = 100
+    n = 0
+    while n < items:
+        cmds = []
+        replies = []
+        for _ in range(10):
+            if n >= items:
+                break
+            key = b"%s:%d" % (kind.encode(), n // per_key)
+            m = min(chunk, items - n, per_key - n % per_key)
+            if kind == "hash":
+                words = [b"HSET", key]
+                for i in range(n, n + m):
+                    words += [b"field:%d" % i, b"%08d" % i]
+            else:
+                words = [b"ZADD", key]
+                for i in range(n, n + m):
+                    words += [b"%.6f" % (rng.random() * 1e6), b"member:%d" % i]
+            cmds.append(resp_command(*words))
+            replies.append(b":%d\r\n" % m)
+            n += m
+        yield b"".join(cmds), len(cmds), b"".join(replies)
+
+
+def measure(label, server, commands, count, items=None):
+    """Load C{commands} into C{server} (C{count} keys expected); a result row (dict).
+
+    @param items: what B/item divides by (default: the keys).
+    """
     server.command("PING")
     time.sleep(0.5)
     baseline = server.rss()
@@ -117,13 +154,13 @@ def measure(label, server, commands, count):
     info = server.command("INFO", "compression") if server.name == "sonic" else ""
     server.stop()
     return {"case": label, "baseline": baseline, "rss": after, "growth": after - baseline,
-            "keys": keys, "load_s": seconds, "info": info}
+            "keys": items or keys, "load_s": seconds, "info": info}
 
 
 def report(title, rows, reference):
     print(title)
     print("%-24s %12s %12s %12s %10s %9s %9s %8s" % (
-        "server", "baseline", "RSS", "growth", "B/key", "RSS/redis", "grow/redis", "load s"))
+        "server", "baseline", "RSS", "growth", "B/item", "RSS/redis", "grow/redis", "load s"))
     ref = next(r for r in rows if r["case"] == reference)
     for r in rows:
         print("%-24s %12s %12s %12s %10.0f %8.0f%% %9.0f%% %8.1f" % (
@@ -144,7 +181,8 @@ def main():
     p.add_argument("--quick", action="store_true", help="a tenth of the keys")
     p.add_argument("--small", type=int, help="keys in the 100-byte set (default 1000000)")
     p.add_argument("--json", type=int, help="keys in the JSON set (default 100000)")
-    p.add_argument("--only", choices=("small", "json"), help="run one data set")
+    p.add_argument("--only", choices=("small", "json", "hash", "zset"), help="run one data set")
+    p.add_argument("--items", type=int, help="hash fields / zset members (default 1000000)")
     p.add_argument("--twistd", action="store_true", help="run sonic with twistd -n sonic")
     args = p.parse_args()
     scale = 10 if args.quick else 1
@@ -174,6 +212,21 @@ def main():
         report("%s keys, JSON values of %d bytes on average (%d-%d), zlib level 1 ratio %.2fx" % (
             "{:,}".format(n_json), sum(sizes) / len(sizes), min(sizes), max(sizes), ratio),
             rows, "redis-server")
+
+    n_items = args.items or 1000000 // scale
+    for kind in ("hash", "zset"):
+        if args.only not in (None, kind):
+            continue
+        what = "hash fields" if kind == "hash" else "sorted-set members"
+        for per_key, shape in ((n_items, "in one key"), (100, "100 per key")):
+            keys = -(-n_items // per_key)
+            rows = [
+                measure("redis-server", start_redis(),
+                        collection_commands(kind, n_items, per_key), keys, n_items),
+                measure("sonic", start_sonic("--save", "", twistd=args.twistd),
+                        collection_commands(kind, n_items, per_key), keys, n_items),
+            ]
+            report("%s %s, %s" % ("{:,}".format(n_items), what, shape), rows, "redis-server")
 
 
 if __name__ == "__main__":

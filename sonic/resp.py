@@ -530,8 +530,13 @@ def _encode_into(out, value, resp):
         out.append(_PRE2.get(id(value)) or b"+%s\r\n" % value)
     elif t is list or t is tuple:
         out.append(b"*%d\r\n" % len(value))
+        append = out.append
         for item in value:
-            _encode_into(out, item, resp)
+            # Bulk strings inline: LRANGE and friends reply hundreds of them.
+            if type(item) is bytes:
+                append(b"$%d\r\n%s\r\n" % (len(item), item))
+            else:
+                _encode_into(out, item, resp)
     elif t is str:
         data = value.encode("utf-8", "surrogateescape")
         out.append(b"$%d\r\n%s\r\n" % (len(data), data))

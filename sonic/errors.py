@@ -121,3 +121,12 @@ LCS_NO_MEMORY = "ERR Insufficient memory, failed allocating transient memory for
 TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
 TIMEOUT_NEGATIVE = "ERR timeout is negative"
 UNBLOCKED = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+
+# Sets and the sorted-set algebra (t_set.c, t_zset.c)
+NUMKEYS_NOT_POSITIVE = "ERR numkeys should be greater than 0"
+NUMKEYS_TOO_MANY = "ERR Number of keys can't be greater than number of args"
+LIMIT_NEGATIVE = "ERR LIMIT can't be negative"
+LONG_OUT_OF_RANGE = "ERR value is out of range, value must between %d and %d"
+RANDOM_COUNT_TOO_BIG = "ERR count is out of range, a reply holds at most %d random members"
+WEIGHT_NOT_FLOAT = "ERR weight value is not a float"
+AT_LEAST_ONE_KEY = "ERR at least 1 input key is needed for '%s' command"

@@ -130,3 +130,10 @@ LONG_OUT_OF_RANGE = "ERR value is out of range, value must between %d and %d"
 RANDOM_COUNT_TOO_BIG = "ERR count is out of range, a reply holds at most %d random members"
 WEIGHT_NOT_FLOAT = "ERR weight value is not a float"
 AT_LEAST_ONE_KEY = "ERR at least 1 input key is needed for '%s' command"
+
+# Hashes (t_hash.c) and SORT (sort.c)
+HASH_NOT_INTEGER = "ERR hash value is not an integer"
+HASH_NOT_FLOAT = "ERR hash value is not a float"
+NAN_OR_INFINITY = "ERR value is NaN or Infinity"
+VALUE_OUT_OF_RANGE = "ERR value is out of range"
+SORT_NOT_DOUBLE = "ERR One or more scores can't be converted into double"

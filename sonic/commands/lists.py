@@ -1,1 +1,765 @@
-"""Lists (Redis' t_list.c): LPUSH, LRANGE, LMOVE, the blocking pops..."""
+"""Lists (Redis' t_list.c): pushes, pops, ranges, LMOVE and the blocking pops.
+
+The value is L{List}, a C{collections.deque} subclass.  A deque is a
+doubly-linked list of 64-slot blocks, which gives what Redis documents for
+its quicklist: O(1) pushes and pops at both ends (LPUSH, RPUSH, LPOP, RPOP,
+LMOVE), O(min(i, n - i)) access by index (LINDEX, LSET, LINSERT), and
+LRANGE in O(s + m) by slicing from the nearer end.  A Python list would make
+every LPUSH and LPOP O(n).
+
+Elements of C{compression-threshold} bytes or more are kept gzip-compressed
+(L{Compressed}, through the same L{sonic.store.compression.Compressor} as
+string values) when that saves enough.  Every read path decompresses
+(L{_unpack}); comparisons (LPOS, LREM, LINSERT) compare the decompressed
+contents, never the gzip bytes, since the compressed form of a value depends
+on settings that may change.  Each L{List} carries a sticky C{packed} flag,
+true once it may hold a compressed element, so the common case (small
+elements) pays nothing on LRANGE.
+
+Redis' order of checks is kept everywhere: most commands parse their
+numeric arguments before the lookup (LRANGE, LTRIM, LREM, LPOS, LPOP's
+count), others look the key up first (LINDEX, LSET).  Reads that Redis does
+with lookupKeyRead (LRANGE, LLEN, LINDEX, LPOS) count keyspace hits and
+misses.
+
+Blocking pops (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) go through
+L{sonic.blocking}: when no key can serve them now they park the client with
+a C{serve} closure that performs the pop once a key is pushed to.  A timed
+out list pop answers a null array, even BLMOVE (Redis'
+replyToBlockedClientTimedOut); inside MULTI, BLMOVE's non-blocking form
+answers a null bulk instead, as LMOVE would.
+"""
+
+import sys
+from collections import deque
+from itertools import islice
+
+from sonic import errors
+from sonic.blocking import NOT_SERVED, can_block, parse_timeout
+from sonic.errors import CommandError
+from sonic.registry import command
+from sonic.resp import NULL_ARRAY, OK
+from sonic.store.compression import Compressed
+from sonic.store.keyspace import COPIERS, ENCODERS, TYPE_NAMES
+from sonic.util import LLONG_MIN, string2ll
+
+__all__ = ["List"]
+
+# t_list.c's own error texts.
+RANK_ZERO = ("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
+             "or use negative to start from the end of the list")
+COUNT_NEGATIVE = "ERR COUNT can't be negative"
+MAXLEN_NEGATIVE = "ERR MAXLEN can't be negative"
+NUMKEYS_NOT_POSITIVE = "ERR numkeys should be greater than 0"
+COUNT_NOT_POSITIVE = "ERR count should be greater than 0"
+
+_WRONGTYPE = CommandError(errors.WRONGTYPE)
+_NOT_INTEGER = errors.NOT_INTEGER
+
+#: Index words as they usually come (LRANGE 0 99, LINDEX -1): a dict hit is
+#: a fifth of the cost of parsing them.
+_SMALL_INTS = {b"%d" % i: i for i in range(-1024, 1025)}
+
+
+class List(deque):
+    """A list value: a deque of elements (bytes, or L{Compressed} for big ones).
+
+    Build one from any iterable of bytes (SORT ... STORE does) and store it
+    with C{db.set}.  Readers that iterate it must pass each element through
+    L{sonic.commands.containers.unpack} (or check C{packed}).
+
+    @ivar packed: whether the list may hold L{Compressed} elements (sticky).
+    """
+    __slots__ = ("packed",)
+
+    def __init__(self, iterable=(), maxlen=None):
+        deque.__init__(self, iterable)
+        self.packed = bool(self) and Compressed in map(type, self)
+
+    def memory_usage(self):
+        """Bytes held (estimated): the deque's blocks plus its elements, sampled past 16."""
+        n = len(self)
+        size = sys.getsizeof(self)
+        if n <= 16:
+            return size + sum(sys.getsizeof(v) for v in self)
+        # Redis' MEMORY USAGE samples too (5 elements by default): average
+        # a few from each end.
+        sample = list(islice(self, 8)) + list(islice(reversed(self), 8))
+        return size + sum(sys.getsizeof(v) for v in sample) * n // len(sample)
+
+
+TYPE_NAMES[List] = "list"
+# Redis 7.0 always answers "quicklist" for lists (a listpack-node quicklist).
+ENCODERS[List] = lambda value, server: "quicklist"
+COPIERS[List] = List
+
+
+# -- helpers ---------------------------------------------------------------------
+
+def _word(arg):
+    """An option word as Redis' strcasecmp sees it: lower-cased, cut at the first NUL."""
+    nul = arg.find(b"\0")
+    if nul >= 0:
+        arg = arg[:nul]
+    return arg.lower()
+
+
+def _where(arg):
+    """LEFT (True) or RIGHT (False): getListPositionFromObjectOrReply."""
+    w = _word(arg)
+    if w == b"left":
+        return True
+    if w == b"right":
+        return False
+    raise CommandError(errors.SYNTAX)
+
+
+def _index(arg):
+    """A signed 64-bit index argument."""
+    n = _SMALL_INTS.get(arg)
+    if n is None:
+        n = string2ll(arg)
+        if n is None:
+            raise CommandError(_NOT_INTEGER)
+    return n
+
+
+def _in_range(arg, low, message):
+    """getRangeLongFromObjectOrReply(low..LONG_MAX, message): a bad number gives C{message} too."""
+    n = string2ll(arg)
+    if n is None or n < low:
+        raise CommandError(message)
+    return n
+
+
+def _pack(server, elements):
+    """C{elements} as stored, big ones compressed: (elements, whether any was compressed)."""
+    comp = server.compressor
+    if not comp.enabled or max(map(len, elements)) < comp.threshold:
+        return elements, False
+    threshold = comp.threshold
+    out = [comp.compress(e) if len(e) >= threshold else e for e in elements]
+    return out, Compressed in map(type, out)
+
+
+def _unpack(server, element):
+    """An element as the client sees it."""
+    if type(element) is Compressed:
+        return server.compressor.decompress(element)
+    return element
+
+
+def _unpack_all(server, elements):
+    decompress = server.compressor.decompress
+    return [decompress(e) if type(e) is Compressed else e for e in elements]
+
+
+def _write_list(db, key):
+    """lookupKeyWrite + checkType: the List at C{key} or None."""
+    value = db.lookup(key)
+    if value is None or type(value) is List:
+        return value
+    raise _WRONGTYPE
+
+
+def _read_list(client, key):
+    """lookupKeyRead + checkType: the List at C{key} or None, counted in keyspace hits/misses."""
+    value = client.db.lookup(key)
+    server = client.server
+    if value is None:
+        server.stat_keyspace_misses += 1
+        return None
+    server.stat_keyspace_hits += 1
+    if type(value) is not List:
+        raise _WRONGTYPE
+    return value
+
+
+def _changed(db, key, value):
+    """Signal an in-place change; an emptied list disappears."""
+    if value:
+        db.modified(key)
+    else:
+        db.delete(key)
+
+
+def _equals(server, value, target):
+    """A predicate: does a stored element equal C{target} (compressed elements compared decompressed)?"""
+    if not value.packed:
+        return target.__eq__
+    size = len(target)
+    decompress = server.compressor.decompress
+
+    def equal(element):
+        if type(element) is Compressed:
+            return element.size == size and decompress(element) == target
+        return element == target
+    return equal
+
+
+# -- pushes ------------------------------------------------------------------------
+
+def _push(client, key, elements, left, xx):
+    """pushGenericCommand: LPUSH, RPUSH, LPUSHX (C{xx}) and RPUSHX."""
+    db = client.db
+    value = db.lookup(key)
+    if value is not None and type(value) is not List:
+        raise _WRONGTYPE
+    if value is None and xx:
+        return 0
+    comp = client.server.compressor
+    packed = False
+    if comp.enabled and max(map(len, elements)) >= comp.threshold:
+        elements, packed = _pack(client.server, elements)
+    if value is None:
+        value = List()
+        if left:
+            value.extendleft(elements)
+        else:
+            value.extend(elements)
+        value.packed = packed
+        db.set(key, value)
+        return len(value)
+    if left:
+        value.extendleft(elements)
+    else:
+        value.extend(elements)
+    if packed:
+        value.packed = True
+    db.modified(key)
+    return len(value)
+
+
+@command("lpush")
+def lpush(client, key, *elements):
+    """LPUSH key element [element ...]"""
+    return _push(client, key, elements, True, False)
+
+
+@command("rpush")
+def rpush(client, key, *elements):
+    """RPUSH key element [element ...]"""
+    return _push(client, key, elements, False, False)
+
+
+@command("lpushx")
+def lpushx(client, key, *elements):
+    """LPUSHX key element [element ...]"""
+    return _push(client, key, elements, True, True)
+
+
+@command("rpushx")
+def rpushx(client, key, *elements):
+    """RPUSHX key element [element ...]"""
+    return _push(client, key, elements, False, True)
+
+
+@command("linsert")
+def linsert(client, key, where, pivot, element):
+    """LINSERT key BEFORE | AFTER pivot element"""
+    w = _word(where)
+    if w == b"after":
+        after = True
+    elif w == b"before":
+        after = False
+    else:
+        raise CommandError(errors.SYNTAX)
+    db = client.db
+    value = _write_list(db, key)
+    if value is None:
+        return 0
+    server = client.server
+    equal = _equals(server, value, pivot)
+    for i, e in enumerate(value):
+        if equal(e):
+            break
+    else:
+        return -1
+    (stored,), packed = _pack(server, (element,))
+    value.insert(i + 1 if after else i, stored)
+    if packed:
+        value.packed = True
+    db.modified(key)
+    return len(value)
+
+
+@command("lset")
+def lset(client, key, index, element):
+    """LSET key index element"""
+    db = client.db
+    value = db.lookup(key)
+    if value is None:
+        raise CommandError(errors.NO_SUCH_KEY)
+    if type(value) is not List:
+        raise _WRONGTYPE
+    i = _index(index)
+    n = len(value)
+    if i < 0:
+        i += n
+    if not 0 <= i < n:
+        raise CommandError(errors.INDEX_OUT_OF_RANGE)
+    (stored,), packed = _pack(client.server, (element,))
+    value[i] = stored
+    if packed:
+        value.packed = True
+    db.modified(key)
+    return OK
+
+
+# -- pops ----------------------------------------------------------------------------
+
+def _pop_count(server, value, count, left):
+    """Pop up to C{count} elements from one end, in pop order, decompressed."""
+    if count >= len(value):
+        out = list(value)
+        if not left:
+            out.reverse()
+        value.clear()
+    elif left:
+        pop = value.popleft
+        out = [pop() for _ in range(count)]
+    else:
+        pop = value.pop
+        out = [pop() for _ in range(count)]
+    if value.packed:
+        out = _unpack_all(server, out)
+    return out
+
+
+def _pop(client, key, count, left, name):
+    """popGenericCommand: LPOP and RPOP, with or without a count."""
+    if count:
+        if len(count) > 1:
+            raise errors.wrong_arity(name)
+        n = string2ll(count[0])
+        if n is None or n < 0:
+            raise CommandError(errors.NOT_POSITIVE)
+    db = client.db
+    value = db.lookup(key)
+    if value is None:
+        return NULL_ARRAY if count else None
+    if type(value) is not List:
+        raise _WRONGTYPE
+    if count:
+        if not n:
+            return []
+        out = _pop_count(client.server, value, n, left)
+    else:
+        out = value.popleft() if left else value.pop()
+        if type(out) is Compressed:
+            out = client.server.compressor.decompress(out)
+    if value:
+        db.modified(key)
+    else:
+        db.delete(key)
+    return out
+
+
+@command("lpop")
+def lpop(client, key, *count):
+    """LPOP key [count]"""
+    return _pop(client, key, count, True, "lpop")
+
+
+@command("rpop")
+def rpop(client, key, *count):
+    """RPOP key [count]"""
+    return _pop(client, key, count, False, "rpop")
+
+
+def _mpop_args(args, first):
+    """LMPOP/BLMPOP's arguments from C{args[first]} (numkeys): (keys, left, count)."""
+    numkeys = _in_range(args[first], 1, NUMKEYS_NOT_POSITIVE)
+    where_at = first + 1 + numkeys
+    if where_at >= len(args):
+        raise CommandError(errors.SYNTAX)
+    left = _where(args[where_at])
+    count = -1
+    i = where_at + 1
+    n = len(args)
+    while i < n:
+        if count == -1 and i + 1 < n and _word(args[i]) == b"count":
+            count = _in_range(args[i + 1], 1, COUNT_NOT_POSITIVE)
+            i += 2
+        else:
+            raise CommandError(errors.SYNTAX)
+    return args[first + 1:where_at], left, (1 if count == -1 else count)
+
+
+def _mpop_now(client, keys, left, count):
+    """The first non-empty list of C{keys}, popped: [key, [elements]], or None if every key is empty."""
+    db = client.db
+    for key in keys:
+        value = _write_list(db, key)
+        if value is not None:
+            out = _pop_count(client.server, value, count, left)
+            _changed(db, key, value)
+            return [key, out]
+    return None
+
+
+@command("lmpop")
+def lmpop(client, *args):
+    """LMPOP numkeys key [key ...] LEFT | RIGHT [COUNT count]"""
+    keys, left, count = _mpop_args(args, 0)
+    reply = _mpop_now(client, keys, left, count)
+    return NULL_ARRAY if reply is None else reply
+
+
+# -- reads ----------------------------------------------------------------------------
+
+@command("llen")
+def llen(client, key):
+    """LLEN key"""
+    value = _read_list(client, key)
+    return 0 if value is None else len(value)
+
+
+@command("lindex")
+def lindex(client, key, index):
+    """LINDEX key index"""
+    value = _read_list(client, key)
+    if value is None:
+        return None
+    i = _index(index)
+    n = len(value)
+    if i < 0:
+        i += n
+    if not 0 <= i < n:
+        return None
+    e = value[i]
+    if type(e) is Compressed:
+        return client.server.compressor.decompress(e)
+    return e
+
+
+def _slice(value, start, end):
+    """Elements C{start}..C{end} (inclusive, already clamped) read from the nearer end."""
+    n = len(value)
+    if start <= n - 1 - end:
+        return list(islice(value, start, end + 1))
+    out = list(islice(reversed(value), n - 1 - end, n - start))
+    out.reverse()
+    return out
+
+
+@command("lrange")
+def lrange(client, key, start, stop):
+    """LRANGE key start stop"""
+    s = _SMALL_INTS.get(start)
+    if s is None:
+        s = _index(start)
+    e = _SMALL_INTS.get(stop)
+    if e is None:
+        e = _index(stop)
+    value = client.db.lookup(key)
+    server = client.server
+    if value is None:
+        server.stat_keyspace_misses += 1
+        return []
+    server.stat_keyspace_hits += 1
+    if type(value) is not List:
+        raise _WRONGTYPE
+    n = len(value)
+    if s < 0:
+        s += n
+        if s < 0:
+            s = 0
+    if e < 0:
+        e += n
+    if s > e or s >= n:
+        return []
+    if e >= n:
+        e = n - 1
+    if s == 0 and e < 64:
+        out = list(islice(value, e + 1))
+    else:
+        out = _slice(value, s, e)
+    if value.packed:
+        return _unpack_all(server, out)
+    return out
+
+
+def _matches(server, value, element, rank, count, maxlen):
+    """LPOS' scan: the indexes of matching elements, as Redis' loop produces them.
+
+    A negative C{rank} scans from the tail.  C{rank} LLONG_MIN cannot be
+    negated in C: Redis keeps it negative, so every match qualifies and no
+    COUNT ends the scan; that is reproduced.
+    """
+    n = len(value)
+    reverse = rank < 0
+    if rank == LLONG_MIN:
+        if count != -1:
+            count = 0
+    elif reverse:
+        rank = -rank
+    it = reversed(value) if reverse else iter(value)
+    if maxlen:
+        it = islice(it, maxlen)
+    equal = _equals(server, value, element)
+    matches = 0
+    out = []
+    for i, e in enumerate(it):
+        if equal(e):
+            matches += 1
+            if matches >= rank:
+                out.append(n - 1 - i if reverse else i)
+                if count == -1 or (count and matches - rank + 1 >= count):
+                    break
+    return out
+
+
+@command("lpos")
+def lpos(client, key, element, *opts):
+    """LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]"""
+    rank, count, maxlen = 1, -1, 0
+    i = 0
+    n = len(opts)
+    while i < n:
+        opt = _word(opts[i])
+        if i + 1 >= n:
+            raise CommandError(errors.SYNTAX)
+        arg = opts[i + 1]
+        if opt == b"rank":
+            rank = _index(arg)
+            if rank == 0:
+                raise CommandError(RANK_ZERO)
+        elif opt == b"count":
+            count = _in_range(arg, 0, COUNT_NEGATIVE)
+        elif opt == b"maxlen":
+            maxlen = _in_range(arg, 0, MAXLEN_NEGATIVE)
+        else:
+            raise CommandError(errors.SYNTAX)
+        i += 2
+    value = _read_list(client, key)
+    if value is None:
+        return [] if count != -1 else None
+    found = _matches(client.server, value, element, rank, count, maxlen)
+    if count != -1:
+        return found
+    return found[0] if found else None
+
+
+# -- in-place edits ---------------------------------------------------------------------
+
+@command("ltrim")
+def ltrim(client, key, start, stop):
+    """LTRIM key start stop"""
+    s = _index(start)
+    e = _index(stop)
+    db = client.db
+    value = _write_list(db, key)
+    if value is None:
+        return OK
+    n = len(value)
+    if s < 0:
+        s += n
+        if s < 0:
+            s = 0
+    if e < 0:
+        e += n
+    if s > e or s >= n:
+        value.clear()
+    else:
+        if e >= n:
+            e = n - 1
+        keep = e - s + 1
+        if keep < n - keep:
+            kept = _slice(value, s, e)
+            value.clear()
+            value.extend(kept)
+        else:
+            for _ in range(s):
+                value.popleft()
+            for _ in range(n - 1 - e):
+                value.pop()
+    _changed(db, key, value)  # Redis signals the key even when nothing went
+    return OK
+
+
+@command("lrem")
+def lrem(client, key, count, element):
+    """LREM key count element"""
+    limit = _index(count)
+    db = client.db
+    value = _write_list(db, key)
+    if value is None:
+        return 0
+    equal = _equals(client.server, value, element)
+    kept = []
+    removed = 0
+    tail_first = limit < 0
+    if tail_first:
+        limit = -limit
+    for e in (reversed(value) if tail_first else value):
+        if (not limit or removed < limit) and equal(e):
+            removed += 1
+        else:
+            kept.append(e)
+    if removed:
+        if tail_first:
+            kept.reverse()
+        value.clear()
+        value.extend(kept)
+        _changed(db, key, value)
+    return removed
+
+
+# -- moves -------------------------------------------------------------------------------
+
+def _move(client, db, src, value, dst, left_from, left_to):
+    """Pop from the List C{value} at C{src} and push onto C{dst}: the element (decompressed).
+
+    The destination's type is checked before anything moves (WRONGTYPE
+    leaves both lists alone); a new destination is created with C{db.set},
+    which wakes clients blocked on it.
+    """
+    if dst == src:
+        # One list: rotate it (LMOVE k k LEFT RIGHT).
+        e = value.popleft() if left_from else value.pop()
+        if left_to:
+            value.appendleft(e)
+        else:
+            value.append(e)
+        db.modified(src)
+        return _unpack(client.server, e)
+    target = _write_list(db, dst)
+    e = value.popleft() if left_from else value.pop()
+    if target is None:
+        target = List((e,))
+        db.set(dst, target)
+    else:
+        if left_to:
+            target.appendleft(e)
+        else:
+            target.append(e)
+        if type(e) is Compressed:
+            target.packed = True
+        db.modified(dst)
+    _changed(db, src, value)
+    return _unpack(client.server, e)
+
+
+def _lmove(client, src, dst, left_from, left_to):
+    """lmoveGenericCommand."""
+    db = client.db
+    value = _write_list(db, src)
+    if value is None:
+        return None
+    return _move(client, db, src, value, dst, left_from, left_to)
+
+
+@command("lmove")
+def lmove(client, source, destination, wherefrom, whereto):
+    """LMOVE source destination LEFT | RIGHT LEFT | RIGHT"""
+    return _lmove(client, source, destination, _where(wherefrom), _where(whereto))
+
+
+@command("rpoplpush")
+def rpoplpush(client, source, destination):
+    """RPOPLPUSH source destination"""
+    return _lmove(client, source, destination, False, True)
+
+
+# -- blocking pops ---------------------------------------------------------------------------
+
+def _bpop(client, args, left):
+    """blockingPopGenericCommand: BLPOP and BRPOP.
+
+    The keys are tried in order: the first non-empty list is popped at
+    once, a key of another type met first is WRONGTYPE.
+    """
+    deadline = parse_timeout(args[-1], client.server.store.now)
+    keys = args[:-1]
+    db = client.db
+    server = client.server
+    for key in keys:
+        value = _write_list(db, key)
+        if value is not None:
+            e = value.popleft() if left else value.pop()
+            _changed(db, key, value)
+            return [key, _unpack(server, e)]
+    if not can_block(client):
+        return NULL_ARRAY
+
+    def serve(key):
+        value = db.lookup(key)
+        if type(value) is not List or not value:
+            return NOT_SERVED
+        e = value.popleft() if left else value.pop()
+        _changed(db, key, value)
+        return [key, _unpack(server, e)]
+    return server.blocking.block(client, keys, deadline, serve, NULL_ARRAY)
+
+
+@command("blpop")
+def blpop(client, *args):
+    """BLPOP key [key ...] timeout"""
+    return _bpop(client, args, True)
+
+
+@command("brpop")
+def brpop(client, *args):
+    """BRPOP key [key ...] timeout"""
+    return _bpop(client, args, False)
+
+
+def _blmove(client, src, dst, left_from, left_to, timeout):
+    """blmoveGenericCommand: BLMOVE and BRPOPLPUSH.
+
+    Only the source decides whether to block; the destination's type is
+    checked when an element moves, and a client served into a destination
+    of another type gets WRONGTYPE while the element stays in the source,
+    as in Redis.
+    """
+    server = client.server
+    deadline = parse_timeout(timeout, server.store.now)
+    db = client.db
+    value = _write_list(db, src)
+    if value is not None:
+        return _move(client, db, src, value, dst, left_from, left_to)
+    if not can_block(client):
+        return None
+
+    def serve(key):
+        value = db.lookup(src)
+        if type(value) is not List or not value:
+            return NOT_SERVED
+        return _move(client, db, src, value, dst, left_from, left_to)
+    return server.blocking.block(client, (src,), deadline, serve, NULL_ARRAY)
+
+
+@command("blmove")
+def blmove(client, source, destination, wherefrom, whereto, timeout):
+    """BLMOVE source destination LEFT | RIGHT LEFT | RIGHT timeout"""
+    return _blmove(client, source, destination, _where(wherefrom), _where(whereto), timeout)
+
+
+@command("brpoplpush")
+def brpoplpush(client, source, destination, timeout):
+    """BRPOPLPUSH source destination timeout"""
+    return _blmove(client, source, destination, False, True, timeout)
+
+
+@command("blmpop")
+def blmpop(client, *args):
+    """BLMPOP timeout numkeys key [key ...] LEFT | RIGHT [COUNT count]"""
+    server = client.server
+    keys, left, count = _mpop_args(args, 1)
+    deadline = parse_timeout(args[0], server.store.now)  # after the other arguments, as Redis
+    reply = _mpop_now(client, keys, left, count)
+    if reply is not None:
+        return reply
+    if not can_block(client):
+        return NULL_ARRAY
+    db = client.db
+
+    def serve(key):
+        value = db.lookup(key)
+        if type(value) is not List or not value:
+            return NOT_SERVED
+        out = _pop_count(server, value, count, left)
+        _changed(db, key, value)
+        return [key, out]
+    return server.blocking.block(client, keys, deadline, serve, NULL_ARRAY)

@@ -171,6 +171,14 @@ COPIERS[Hash] = Hash.copy
 
 # -- helpers -----------------------------------------------------------------------
 
+def _word(arg):
+    """An option word as Redis' strcasecmp sees it: lower-cased, cut at the first NUL."""
+    nul = arg.find(b"\0")
+    if nul >= 0:
+        arg = arg[:nul]
+    return arg.lower()
+
+
 def hash_value(server, h, field):
     """The value of C{field} in C{h} as the client sees it (decompressed), or None.
 
@@ -494,7 +502,7 @@ def hrandfield(client, key, *args):
     if count < -_LONG_MAX:
         raise CommandError(errors.LONG_OUT_OF_RANGE % (-_LONG_MAX, _LONG_MAX))
     withvalues = False
-    if len(args) > 2 or (len(args) == 2 and args[1].lower() != b"withvalues"):
+    if len(args) > 2 or (len(args) == 2 and _word(args[1]) != b"withvalues"):
         raise CommandError(errors.SYNTAX)
     if len(args) == 2:
         withvalues = True

@@ -49,6 +49,11 @@ __all__ = ["ZSet", "parse_score", "parse_range", "parse_lex_range", "store_resul
 _INF = float("inf")
 LONG_MAX = (1 << 63) - 1
 
+#: The most members ZRANDMEMBER with a negative count answers.  Redis builds
+#: any reply (an absurd count never ends there); sonic refuses counts whose
+#: reply could not be built in memory, as SRANDMEMBER and HRANDFIELD do.
+MAX_RANDOM_REPLY = 1 << 24
+
 # Error replies of t_zset.c (the shared ones live in sonic.errors).
 ERR_NX_XX = "ERR XX and NX options at the same time are not compatible"
 ERR_GT_LT_NX = "ERR GT, LT, and/or NX options at the same time are not compatible"
@@ -1040,8 +1045,13 @@ def zrandmember(client, key, *args):
     if count < 0 or count == 1:
         # With repetitions, in random order (Redis' case 1).
         n = -count if count < 0 else 1
-        rnd = random.randrange
-        entries = [order[rnd(size)] for _ in range(n)]
+        if n > MAX_RANDOM_REPLY:
+            raise CommandError(errors.RANDOM_COUNT_TOO_BIG % MAX_RANDOM_REPLY)
+        if size <= 1024:
+            entries = random.choices(list(order), k=n)
+        else:
+            rnd = random.randrange
+            entries = [order[rnd(size)] for _ in range(n)]
     elif count >= size:
         # The whole set, in Redis' iteration order (from the tail).
         entries = list(reversed(order))

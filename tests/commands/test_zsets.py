@@ -324,6 +324,7 @@ def test_lex_mixed_scores_small(parity):
            ("ZRANGEBYLEX", "m", "-", "+"), ("ZRANGEBYLEX", "m", "[b", "[d"), ("ZRANGEBYLEX", "m", "(a", "+"),
            ("ZREVRANGEBYLEX", "m", "[d", "[b"), ("ZREVRANGEBYLEX", "m", "+", "(c"), ("ZLEXCOUNT", "m", "[b", "[d"),
            ("ZLEXCOUNT", "m", "[a", "[c"), ("ZRANGEBYLEX", "m", "[e", "+"), ("ZRANGEBYLEX", "m", "-", "[a"),
+           ("ZADD", "m", "9", "a"), ("ZRANGEBYLEX", "m", "[a", "[c"), ("ZREVRANGEBYLEX", "m", "[c", "[a"),
            ("ZREMRANGEBYLEX", "m", "[a", "[c"), ("ZRANGE", "m", "0", "-1"))
 
 

@@ -1,10 +1,11 @@
 """Lists without a network: compression at rest, the List value class, and blocking pops on a task.Clock."""
 
+import hiredis
 import pytest
 
 from sonic.blocking import BLOCKED
-from sonic.commands.lists import List
-from sonic.resp import NULL_ARRAY, Error
+from sonic.commands.lists import List, _bulk_array
+from sonic.resp import NULL_ARRAY, Error, encode
 from sonic.store.compression import Compressed
 from tests.helpers import Client, call, connect, make_server
 
@@ -28,6 +29,19 @@ def _stored(client, key):
     return client.db.lookup(key)
 
 
+def _lrange(client, key):
+    """The whole list through LRANGE, decoded from its RESP reply (LRANGE answers pre-encoded bytes)."""
+    reader = hiredis.Reader()
+    reader.feed(encode(call(client, "LRANGE", key, "0", "-1"), 2))
+    return reader.gets()
+
+
+@pytest.mark.parametrize("elements", [[], [b""], [b"a"], [b"x" * 1024, b"y" * 1025, b"abc"], [b"xxx"] * 600])
+def test_bulk_array_encoding(elements):
+    """LRANGE's own encoder gives exactly the generic encoder's bytes, in RESP2 and RESP3."""
+    assert _bulk_array(elements) == encode(elements, 2) == encode(elements, 3)
+
+
 # -- WRONGTYPE and argument order -----------------------------------------------------
 
 @pytest.mark.parametrize("cmd", [
@@ -46,7 +60,7 @@ def test_wrongtype(cmd):
     call(c, "RPUSH", "l", "x")
     assert _error(call(c, *cmd)) == WRONGTYPE
     assert call(c, "GET", "s") == b"v"
-    assert call(c, "LRANGE", "l", "0", "-1") == [b"x"]
+    assert _lrange(c, "l") == [b"x"]
 
 
 # -- the value class --------------------------------------------------------------------
@@ -57,7 +71,7 @@ def test_list_class_from_iterable():
     call(c, "SET", "l", "old", "EX", "100")
     c.db.set(b"l", List(iter([b"c", b"a", b"b"])))
     assert call(c, "TYPE", "l") == b"list"
-    assert call(c, "LRANGE", "l", "0", "-1") == [b"c", b"a", b"b"]
+    assert _lrange(c, "l") == [b"c", b"a", b"b"]
     assert call(c, "TTL", "l") == -1
     assert call(c, "OBJECT", "ENCODING", "l") == b"quicklist"
 
@@ -76,8 +90,8 @@ def test_copy_is_independent():
     assert call(c, "COPY", "l", "m") == 1
     call(c, "RPUSH", "m", "c")
     call(c, "LPOP", "l")
-    assert call(c, "LRANGE", "l", "0", "-1") == [b"b"]
-    assert call(c, "LRANGE", "m", "0", "-1") == [b"a", b"b", b"c"]
+    assert _lrange(c, "l") == [b"b"]
+    assert _lrange(c, "m") == [b"a", b"b", b"c"]
     assert type(_stored(c, b"m")) is List
 
 
@@ -100,7 +114,7 @@ def test_big_elements_stored_compressed():
     stored = list(_stored(c, b"l"))
     assert type(stored[0]) is Compressed and stored[1] == b"small"
     assert _stored(c, b"l").packed
-    assert call(c, "LRANGE", "l", "0", "-1") == [TEXT, b"small"]
+    assert _lrange(c, "l") == [TEXT, b"small"]
     assert call(c, "LINDEX", "l", "0") == TEXT
 
 
@@ -126,7 +140,7 @@ def test_every_read_path_decompresses():
     assert call(c, "BLPOP", "l", "0") == [b"l", TEXT]
     assert call(c, "BLMOVE", "l", "m", "LEFT", "LEFT", "0") == TEXT
     assert call(c, "BLMPOP", "0", "1", "l", "LEFT") == [b"l", [TEXT]]
-    assert call(c, "LRANGE", "m", "0", "-1") == [TEXT] * 3
+    assert _lrange(c, "m") == [TEXT] * 3
     # Moved elements stay compressed in the destination.
     assert all(type(e) is Compressed for e in _stored(c, b"m"))
     assert _stored(c, b"m").packed
@@ -143,7 +157,7 @@ def test_comparisons_use_contents():
     assert call(c, "LPOS", "l", TEXT[:-1] + b"X") is None  # same size, other contents
     assert call(c, "LINSERT", "l", "AFTER", TEXT2, "y") == 5
     assert call(c, "LREM", "l", "-1", TEXT) == 1
-    assert call(c, "LRANGE", "l", "0", "-1") == [TEXT, b"x", TEXT2, b"y"]
+    assert _lrange(c, "l") == [TEXT, b"x", TEXT2, b"y"]
     assert call(c, "LREM", "l", "0", gzip_bytes) == 0
 
 
@@ -156,7 +170,7 @@ def test_comparisons_survive_setting_changes():
     assert call(c, "LPOS", "l", TEXT2) == 1
     assert call(c, "LINSERT", "l", "BEFORE", TEXT, "head") == 3
     assert call(c, "LREM", "l", "0", TEXT2) == 1
-    assert call(c, "LRANGE", "l", "0", "-1") == [b"head", TEXT]
+    assert _lrange(c, "l") == [b"head", TEXT]
 
 
 def test_lset_and_linsert_compress():
@@ -169,7 +183,7 @@ def test_lset_and_linsert_compress():
     call(c, "RPUSH", "m", "a")
     call(c, "LINSERT", "m", "AFTER", "a", TEXT2)
     assert type(_stored(c, b"m")[1]) is Compressed
-    assert call(c, "LRANGE", "m", "0", "-1") == [b"a", TEXT2]
+    assert _lrange(c, "m") == [b"a", TEXT2]
     assert call(c, "LINDEX", "l", "0") == TEXT
 
 
@@ -253,7 +267,7 @@ def test_push_serves_after_the_whole_command():
     assert call(c, "LPUSH", "k", "a", "b", "c") == 3
     assert w1.unblocked_replies == [[b"k", b"c"]]
     assert w2.unblocked_replies == [[b"k", b"b"]]
-    assert call(c, "LRANGE", "k", "0", "-1") == [b"a"]
+    assert _lrange(c, "k") == [b"a"]
 
 
 def test_fifo_across_pushes():
@@ -324,7 +338,7 @@ def test_blmove_wrong_destination_type():
     call(c, "SET", "dst", "s")
     call(c, "RPUSH", "src", "x")
     assert [_error(r) for r in w.unblocked_replies] == [WRONGTYPE]
-    assert call(c, "LRANGE", "src", "0", "-1") == [b"x"]
+    assert _lrange(c, "src") == [b"x"]
 
 
 def test_other_database_does_not_serve():
@@ -347,7 +361,7 @@ def test_duplicate_keys():
     assert call(w, "BLPOP", "k", "k", "0") is BLOCKED
     call(c, "RPUSH", "k", "a", "b")
     assert w.unblocked_replies == [[b"k", b"a"]]
-    assert call(c, "LRANGE", "k", "0", "-1") == [b"b"]
+    assert _lrange(c, "k") == [b"b"]
 
 
 def test_expired_list_blocks():
@@ -401,7 +415,7 @@ def test_disconnected_waiter_is_forgotten():
     assert stays_t.value() == b"*2\r\n$1\r\nk\r\n$1\r\nv\r\n"
     assert gone_t.value() == b""
     call(pusher, "RPUSH", "k", "w")
-    assert call(pusher, "LRANGE", "k", "0", "-1") == [b"w"]  # no one left to take it
+    assert _lrange(pusher, "k") == [b"w"]  # no one left to take it
 
 
 def test_pipeline_resumes_after_serving():

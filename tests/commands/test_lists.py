@@ -22,6 +22,26 @@ LLONG_MAX = "9223372036854775807"
 LLONG_MIN = "-9223372036854775808"
 
 
+def test_arity(parity):
+    """Every list command with too few (or, for fixed arity, too many) words."""
+    parity(("LPUSH", "l"), ("RPUSHX", "l"), ("LPOP",), ("RPOP", "l", "1", "2"), ("LLEN",), ("LLEN", "l", "m"),
+           ("LRANGE", "l", "0"), ("LINDEX", "l"), ("LSET", "l", "0"), ("LSET", "l", "0", "a", "b"),
+           ("LINSERT", "l", "BEFORE", "p"), ("LINSERT", "l", "BEFORE", "p", "e", "x"), ("LREM", "l", "0"),
+           ("LTRIM", "l", "0"), ("LTRIM", "l", "0", "1", "2"), ("LPOS", "l"), ("LMOVE", "a", "b", "LEFT"),
+           ("LMOVE", "a", "b", "LEFT", "LEFT", "x"), ("RPOPLPUSH", "a"), ("RPOPLPUSH", "a", "b", "c"),
+           ("LMPOP", "1", "l"), ("BLPOP", "l"), ("BRPOP", "l"), ("BLMOVE", "a", "b", "LEFT", "LEFT"),
+           ("BRPOPLPUSH", "a", "b"), ("BRPOPLPUSH", "a", "b", "0", "x"), ("BLMPOP", "0", "1", "l"))
+
+
+def test_huge_counts(parity):
+    """Counts far past the list's length take what there is."""
+    parity(("RPUSH", "l", "a", "b", "a"), ("LPOS", "l", "a", "COUNT", LLONG_MAX),
+           ("LPOS", "l", "a", "MAXLEN", LLONG_MAX, "COUNT", "0"), ("LPOS", "l", "a", "COUNT", "99999999999999999999"),
+           ("LREM", "l", LLONG_MAX, "zz"), ("LMPOP", "1", "l", "LEFT", "COUNT", LLONG_MAX), ("EXISTS", "l"),
+           ("RPUSH", "l", "a", "b"), ("BLMPOP", "0", "1", "l", "RIGHT", "COUNT", LLONG_MAX),
+           ("LMPOP", "1", "l", "LEFT", "COUNT", "99999999999999999999"))
+
+
 # -- pushes ----------------------------------------------------------------------------
 
 def test_push(parity):

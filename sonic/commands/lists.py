@@ -36,6 +36,7 @@ from itertools import islice
 
 from sonic import errors
 from sonic.blocking import NOT_SERVED, can_block, parse_timeout
+from sonic.commands.containers import drop_if_empty, pack, read, unpack, write_lookup
 from sonic.errors import CommandError
 from sonic.registry import command
 from sonic.resp import NULL_ARRAY, OK, Raw
@@ -53,8 +54,6 @@ MAXLEN_NEGATIVE = "ERR MAXLEN can't be negative"
 NUMKEYS_NOT_POSITIVE = "ERR numkeys should be greater than 0"
 COUNT_NOT_POSITIVE = "ERR count should be greater than 0"
 
-_WRONGTYPE = CommandError(errors.WRONGTYPE)
-_NOT_INTEGER = errors.NOT_INTEGER
 
 #: Index words as they usually come (LRANGE 0 99, LINDEX -1): a dict hit is
 #: a fifth of the cost of parsing them.
@@ -73,6 +72,7 @@ class List(deque):
     __slots__ = ("packed",)
 
     def __init__(self, iterable=(), maxlen=None):
+        # maxlen is accepted (and ignored) because deque.copy() passes it.
         deque.__init__(self, iterable)
         self.packed = bool(self) and Compressed in map(type, self)
 
@@ -120,7 +120,7 @@ def _index(arg):
     if n is None:
         n = string2ll(arg)
         if n is None:
-            raise CommandError(_NOT_INTEGER)
+            raise CommandError(errors.NOT_INTEGER)
     return n
 
 
@@ -134,53 +134,14 @@ def _in_range(arg, low, message):
 
 def _pack(server, elements):
     """C{elements} as stored, big ones compressed: (elements, whether any was compressed)."""
-    comp = server.compressor
-    if not comp.enabled or max(map(len, elements)) < comp.threshold:
-        return elements, False
-    threshold = comp.threshold
-    out = [comp.compress(e) if len(e) >= threshold else e for e in elements]
+    out = [pack(server, e) for e in elements]
     return out, Compressed in map(type, out)
 
 
-def _unpack(server, element):
-    """An element as the client sees it."""
-    if type(element) is Compressed:
-        return server.compressor.decompress(element)
-    return element
-
-
 def _unpack_all(server, elements):
+    """Elements as the client sees them."""
     decompress = server.compressor.decompress
     return [decompress(e) if type(e) is Compressed else e for e in elements]
-
-
-def _write_list(db, key):
-    """lookupKeyWrite + checkType: the List at C{key} or None."""
-    value = db.lookup(key)
-    if value is None or type(value) is List:
-        return value
-    raise _WRONGTYPE
-
-
-def _read_list(client, key):
-    """lookupKeyRead + checkType: the List at C{key} or None, counted in keyspace hits/misses."""
-    value = client.db.lookup(key)
-    server = client.server
-    if value is None:
-        server.stat_keyspace_misses += 1
-        return None
-    server.stat_keyspace_hits += 1
-    if type(value) is not List:
-        raise _WRONGTYPE
-    return value
-
-
-def _changed(db, key, value):
-    """Signal an in-place change; an emptied list disappears."""
-    if value:
-        db.modified(key)
-    else:
-        db.delete(key)
 
 
 def _equals(server, value, target):
@@ -204,7 +165,7 @@ def _push(client, key, elements, left, xx):
     db = client.db
     value = db.lookup(key)
     if value is not None and type(value) is not List:
-        raise _WRONGTYPE
+        raise CommandError(errors.WRONGTYPE)
     if value is None and xx:
         return 0
     comp = client.server.compressor
@@ -266,7 +227,7 @@ def linsert(client, key, where, pivot, element):
     else:
         raise CommandError(errors.SYNTAX)
     db = client.db
-    value = _write_list(db, key)
+    value = write_lookup(db, key, List)
     if value is None:
         return 0
     server = client.server
@@ -292,7 +253,7 @@ def lset(client, key, index, element):
     if value is None:
         raise CommandError(errors.NO_SUCH_KEY)
     if type(value) is not List:
-        raise _WRONGTYPE
+        raise CommandError(errors.WRONGTYPE)
     i = _index(index)
     n = len(value)
     if i < 0:
@@ -340,7 +301,7 @@ def _pop(client, key, count, left, name):
     if value is None:
         return NULL_ARRAY if count else None
     if type(value) is not List:
-        raise _WRONGTYPE
+        raise CommandError(errors.WRONGTYPE)
     if count:
         if not n:
             return []
@@ -391,10 +352,10 @@ def _mpop_now(client, keys, left, count):
     """The first non-empty list of C{keys}, popped: [key, [elements]], or None if every key is empty."""
     db = client.db
     for key in keys:
-        value = _write_list(db, key)
+        value = write_lookup(db, key, List)
         if value is not None:
             out = _pop_count(client.server, value, count, left)
-            _changed(db, key, value)
+            drop_if_empty(db, key, value)
             return [key, out]
     return None
 
@@ -412,14 +373,14 @@ def lmpop(client, *args):
 @command("llen")
 def llen(client, key):
     """LLEN key"""
-    value = _read_list(client, key)
+    value = read(client, key, List)
     return 0 if value is None else len(value)
 
 
 @command("lindex")
 def lindex(client, key, index):
     """LINDEX key index"""
-    value = _read_list(client, key)
+    value = read(client, key, List)
     if value is None:
         return None
     i = _index(index)
@@ -486,7 +447,7 @@ def lrange(client, key, start, stop):
         return []
     server.stat_keyspace_hits += 1
     if type(value) is not List:
-        raise _WRONGTYPE
+        raise CommandError(errors.WRONGTYPE)
     n = len(value)
     if s < 0:
         s += n
@@ -559,7 +520,7 @@ def lpos(client, key, element, *opts):
         else:
             raise CommandError(errors.SYNTAX)
         i += 2
-    value = _read_list(client, key)
+    value = read(client, key, List)
     if value is None:
         return [] if count != -1 else None
     found = _matches(client.server, value, element, rank, count, maxlen)
@@ -576,7 +537,7 @@ def ltrim(client, key, start, stop):
     s = _index(start)
     e = _index(stop)
     db = client.db
-    value = _write_list(db, key)
+    value = write_lookup(db, key, List)
     if value is None:
         return OK
     n = len(value)
@@ -601,7 +562,7 @@ def ltrim(client, key, start, stop):
                 value.popleft()
             for _ in range(n - 1 - e):
                 value.pop()
-    _changed(db, key, value)  # Redis signals the key even when nothing went
+    drop_if_empty(db, key, value)  # Redis signals the key even when nothing went
     return OK
 
 
@@ -610,7 +571,7 @@ def lrem(client, key, count, element):
     """LREM key count element"""
     limit = _index(count)
     db = client.db
-    value = _write_list(db, key)
+    value = write_lookup(db, key, List)
     if value is None:
         return 0
     equal = _equals(client.server, value, element)
@@ -629,7 +590,7 @@ def lrem(client, key, count, element):
             kept.reverse()
         value.clear()
         value.extend(kept)
-        _changed(db, key, value)
+        drop_if_empty(db, key, value)
     return removed
 
 
@@ -650,8 +611,8 @@ def _move(client, db, src, value, dst, left_from, left_to):
         else:
             value.append(e)
         db.modified(src)
-        return _unpack(client.server, e)
-    target = _write_list(db, dst)
+        return unpack(client.server, e)
+    target = write_lookup(db, dst, List)
     e = value.popleft() if left_from else value.pop()
     if target is None:
         target = List((e,))
@@ -664,14 +625,14 @@ def _move(client, db, src, value, dst, left_from, left_to):
         if type(e) is Compressed:
             target.packed = True
         db.modified(dst)
-    _changed(db, src, value)
-    return _unpack(client.server, e)
+    drop_if_empty(db, src, value)
+    return unpack(client.server, e)
 
 
 def _lmove(client, src, dst, left_from, left_to):
     """lmoveGenericCommand."""
     db = client.db
-    value = _write_list(db, src)
+    value = write_lookup(db, src, List)
     if value is None:
         return None
     return _move(client, db, src, value, dst, left_from, left_to)
@@ -702,11 +663,11 @@ def _bpop(client, args, left):
     db = client.db
     server = client.server
     for key in keys:
-        value = _write_list(db, key)
+        value = write_lookup(db, key, List)
         if value is not None:
             e = value.popleft() if left else value.pop()
-            _changed(db, key, value)
-            return [key, _unpack(server, e)]
+            drop_if_empty(db, key, value)
+            return [key, unpack(server, e)]
     if not can_block(client):
         return NULL_ARRAY
 
@@ -715,8 +676,8 @@ def _bpop(client, args, left):
         if type(value) is not List or not value:
             return NOT_SERVED
         e = value.popleft() if left else value.pop()
-        _changed(db, key, value)
-        return [key, _unpack(server, e)]
+        drop_if_empty(db, key, value)
+        return [key, unpack(server, e)]
     return server.blocking.block(client, keys, deadline, serve, NULL_ARRAY)
 
 
@@ -743,7 +704,7 @@ def _blmove(client, src, dst, left_from, left_to, timeout):
     server = client.server
     deadline = parse_timeout(timeout, server.store.now)
     db = client.db
-    value = _write_list(db, src)
+    value = write_lookup(db, src, List)
     if value is not None:
         return _move(client, db, src, value, dst, left_from, left_to)
     if not can_block(client):
@@ -787,6 +748,6 @@ def blmpop(client, *args):
         if type(value) is not List or not value:
             return NOT_SERVED
         out = _pop_count(server, value, count, left)
-        _changed(db, key, value)
+        drop_if_empty(db, key, value)
         return [key, out]
     return server.blocking.block(client, keys, deadline, serve, NULL_ARRAY)

@@ -228,11 +228,21 @@ COPIERS[Set] = Set.copy
 def sadd(client, key, *members):
     """SADD key member [member ...]"""
     db = client.db
-    s = write_lookup(db, key, Set)
+    s = db.lookup(key)
     if s is None:
         s = new_set(members, client.server)
         db.set(key, s)
         return len(s)
+    if type(s) is not Set:
+        raise CommandError(errors.WRONGTYPE)
+    if len(members) == 1 and not s.intset and s.pool is None:
+        # The common one-member add to a hashtable set, without the general path.
+        member = members[0]
+        if member in s:
+            return 0
+        s.add(member)
+        db.modified(key)
+        return 1
     added = s.add_members(members, client.server.config.set_max_intset_entries)
     if added:
         db.modified(key)

@@ -305,7 +305,8 @@ def test_hrandfield_deterministic(parity):
            ("HRANDFIELD", "h", "9223372036854775807"), ("HRANDFIELD", "h", "3", "WITHVALUES"),
            ("HRANDFIELD", "h", "100", "withvalues"),
            ("HSET", "one", "f", "v"), ("HRANDFIELD", "one"), ("HRANDFIELD", "one", "1"),
-           ("HRANDFIELD", "one", "-1"), ("HRANDFIELD", "one", "-5"), ("HRANDFIELD", "one", "-5", "WITHVALUES"),
+           ("HRANDFIELD", "one", "-1"), ("HRANDFIELD", "one", "-5"),
+           ("HRANDFIELD", "one", "-5", "WITHVALUES"),
            ("HRANDFIELD", "one", "1", "WITHVALUES"))
 
 
@@ -374,7 +375,7 @@ def test_hrandfield_small_hash_keeps_listpack_order(parity):
 # -- HSCAN ----------------------------------------------------------------------------------
 
 def test_hscan_listpack(parity):
-    """A listpack hash is returned whole with cursor 0, whatever the cursor and COUNT; MATCH filters fields."""
+    """A listpack hash comes whole with cursor 0, whatever the cursor and COUNT; MATCH filters fields."""
     parity(("HSET", "h", "a", "1", "b", "2", "c", "3", "ab", "4"), ("HSCAN", "h", "0"),
            ("HSCAN", "h", "0", "COUNT", "1"), ("HSCAN", "h", "7"), ("HSCAN", "h", "0", "MATCH", "a*"),
            ("HSCAN", "h", "0", "MATCH", "[ab]", "COUNT", "2"), ("HSCAN", "h", "0", "MATCH", "z*"),

@@ -36,7 +36,8 @@ def test_numeric_list(parity):
     parity(("RPUSH", "l", "3", "-1", "10", "2.5", "1e1", "0x10", " 7", "+4", ".5", "5.", "inf",
             "-inf", "", "010", "1.0", "1", "-0", "0", "\t\n9", "0X1P3", "-0x.8", b"6\x00junk"),
            ("SORT", "l"), ("SORT", "l", "DESC"), ("SORT", "l", "ASC"), ("SORT_RO", "l"),
-           ("SORT", "l", "desc", "asc"), ("SORT", "l", "LIMIT", "3", "4"), ("SORT", "l", "DESC", "LIMIT", "0", "5"))
+           ("SORT", "l", "desc", "asc"), ("SORT", "l", "LIMIT", "3", "4"),
+           ("SORT", "l", "DESC", "LIMIT", "0", "5"))
 
 
 @pytest.mark.parametrize("bad", ["abc", "1 ", "  ", "nan", "-nan", "1e", "0x", "inf1", "1,5", "1_0",
@@ -65,7 +66,8 @@ def test_numeric_edge_values_accepted(parity, weight):
 def test_numeric_sets_and_zsets(parity):
     """Sets (intset or not) and sorted sets sort their members by numeric value."""
     parity(("SADD", "i", "5", "-3", "100", "0"), ("SORT", "i"), ("SORT", "i", "DESC"),
-           ("SADD", "s", "1.5", "-2", "1e3", "0x10", "7"), ("SORT", "s"), ("SORT", "s", "DESC", "LIMIT", "1", "3"),
+           ("SADD", "s", "1.5", "-2", "1e3", "0x10", "7"), ("SORT", "s"),
+           ("SORT", "s", "DESC", "LIMIT", "1", "3"),
            ("ZADD", "z", "1", "30", "2", "-5", "3", "2.5"), ("SORT", "z"), ("SORT", "z", "DESC"),
            ("ZADD", "zs", "1", "a"), ("SORT", "zs"))
 
@@ -101,7 +103,8 @@ def test_alpha_sets_and_zsets(parity):
 @pytest.mark.parametrize("limit", [("0", "3"), ("2", "2"), ("-5", "2"), ("3", "100"), ("9", "1"), ("6", "1"),
                                    ("5", "1"), ("2", "-3"), ("2", "0"), ("0", "-1"),
                                    ("-9223372036854775808", "9223372036854775807"),
-                                   ("9223372036854775807", "9223372036854775807"), ("0", "-9223372036854775808")])
+                                   ("9223372036854775807", "9223372036854775807"),
+                                   ("0", "-9223372036854775808")])
 def test_limit_windows(parity, limit):
     """LIMIT clamps its offset and count as sort.c does, sorted or not, for every type."""
     parity(("RPUSH", "l", "5", "3", "9", "1", "7", "2"), ("SADD", "s", "5", "3", "9", "1", "7", "2"),
@@ -120,8 +123,10 @@ def test_limit_windows(parity, limit):
 def test_limit_errors(parity):
     """LIMIT needs two integers; a bad one gives the integer error, a missing one a syntax error."""
     parity(("RPUSH", "l", "1"), ("SORT", "l", "LIMIT"), ("SORT", "l", "LIMIT", "1"),
-           ("SORT", "l", "LIMIT", "a", "1"), ("SORT", "l", "LIMIT", "1", "b"), ("SORT", "l", "LIMIT", "1.5", "1"),
-           ("SORT", "l", "LIMIT", "9223372036854775808", "1"), ("SORT", "l", "LIMIT", "0", "1", "LIMIT", "x", "1"),
+           ("SORT", "l", "LIMIT", "a", "1"), ("SORT", "l", "LIMIT", "1", "b"),
+           ("SORT", "l", "LIMIT", "1.5", "1"),
+           ("SORT", "l", "LIMIT", "9223372036854775808", "1"),
+           ("SORT", "l", "LIMIT", "0", "1", "LIMIT", "x", "1"),
            ("SORT", "l", "LIMIT", "0", "1", "LIMIT", "1", "1"), ("SORT", "l", "LIMIT", " 1", "1"))
 
 
@@ -133,7 +138,8 @@ def test_nosort_keeps_native_order(parity):
            ("SADD", "i", "5", "3", "10", "1", "-7"))
     for key in ("l", "z", "i"):
         parity(("SORT", key, "BY", "nosort"), ("SORT", key, "BY", "nosort", "DESC"),
-               ("SORT", key, "BY", "nosort", "LIMIT", "1", "2"), ("SORT", key, "BY", "nosort", "DESC", "LIMIT", "1", "2"),
+               ("SORT", key, "BY", "nosort", "LIMIT", "1", "2"),
+               ("SORT", key, "BY", "nosort", "DESC", "LIMIT", "1", "2"),
                ("SORT", key, "BY", "nosort", "ALPHA"), ("SORT", key, "BY", "constant_key", "GET", "#"),
                ("SORT_RO", key, "BY", "nosort", "DESC"), ("SORT", key, "BY", b"x\x00*"),
                ("SORT", key, "BY", "w_*", "BY", "nosort"), ("SORT", key, "BY", "nosort", "BY", "w_*"))
@@ -141,29 +147,35 @@ def test_nosort_keeps_native_order(parity):
 
 def test_nosort_store_sorts_sets(parity):
     """With STORE a set is sorted ALPHA even BY nosort (DESC honoured); lists and zsets keep their order."""
-    parity(("SADD", "i", "5", "3", "10", "1"), ("SORT", "i", "BY", "nosort", "STORE", "d"), ("LRANGE", "d", "0", "-1"),
+    parity(("SADD", "i", "5", "3", "10", "1"), ("SORT", "i", "BY", "nosort", "STORE", "d"),
+           ("LRANGE", "d", "0", "-1"),
            ("SORT", "i", "BY", "nosort", "DESC", "STORE", "d"), ("LRANGE", "d", "0", "-1"),
            ("SORT", "i", "BY", "nosort", "LIMIT", "1", "2", "STORE", "d"), ("LRANGE", "d", "0", "-1"),
-           ("SADD", "s", "b", "c", "a", "B"), ("SORT", "s", "BY", "nosort", "STORE", "d"), ("LRANGE", "d", "0", "-1"),
-           ("ZADD", "z", "2", "x", "1", "y"), ("SORT", "z", "BY", "nosort", "STORE", "d"), ("LRANGE", "d", "0", "-1"),
-           ("RPUSH", "l", "b", "a"), ("SORT", "l", "BY", "nosort", "DESC", "STORE", "d"), ("LRANGE", "d", "0", "-1"))
+           ("SADD", "s", "b", "c", "a", "B"), ("SORT", "s", "BY", "nosort", "STORE", "d"),
+           ("LRANGE", "d", "0", "-1"),
+           ("ZADD", "z", "2", "x", "1", "y"), ("SORT", "z", "BY", "nosort", "STORE", "d"),
+           ("LRANGE", "d", "0", "-1"),
+           ("RPUSH", "l", "b", "a"), ("SORT", "l", "BY", "nosort", "DESC", "STORE", "d"),
+           ("LRANGE", "d", "0", "-1"))
 
 
 def test_sort_converts_zset_to_skiplist(parity):
     """Sorting a small sorted set (SORT or SORT_RO, any options) turns it into a skiplist, as Redis does."""
     parity(("ZADD", "z", "1", "a"), ("OBJECT", "ENCODING", "z"), ("SORT", "z", "ALPHA"),
            ("OBJECT", "ENCODING", "z"), ("ZADD", "z2", "1", "1"), ("SORT_RO", "z2", "BY", "nosort"),
-           ("OBJECT", "ENCODING", "z2"), ("ZADD", "z3", "1", "x"), ("SORT", "z3"), ("OBJECT", "ENCODING", "z3"))
+           ("OBJECT", "ENCODING", "z2"), ("ZADD", "z3", "1", "x"), ("SORT", "z3"),
+           ("OBJECT", "ENCODING", "z3"))
 
 
 # -- BY and GET patterns -----------------------------------------------------------------------
 
 def test_by_string_weights(parity):
-    """BY reads each element's weight key; missing and non-string keys weigh 0 (numeric) or sort first (ALPHA)."""
+    """BY reads each element's weight key; missing and non-string keys weigh 0, or sort first with ALPHA."""
     parity(("RPUSH", "l", "3", "1", "2", "4", "5"), ("MSET", "w_1", "30", "w_2", "10", "w_3", "-1"),
            ("RPUSH", "w_5", "x"), ("SORT", "l", "BY", "w_*"), ("SORT", "l", "BY", "w_*", "DESC"),
            ("SORT", "l", "BY", "w_*", "ALPHA"), ("SORT", "l", "BY", "w_*", "ALPHA", "DESC"),
-           ("SORT", "l", "BY", "w_*", "LIMIT", "1", "2"), ("SORT", "l", "BY", "w_*", "ALPHA", "LIMIT", "0", "3"),
+           ("SORT", "l", "BY", "w_*", "LIMIT", "1", "2"),
+           ("SORT", "l", "BY", "w_*", "ALPHA", "LIMIT", "0", "3"),
            ("SET", "w_4", "abc"), ("SORT", "l", "BY", "w_*"), ("SORT", "l", "BY", "w_*", "ALPHA"),
            ("SORT", "l", "BY", "#"), ("SORT", "l", "BY", "*"))
 
@@ -171,11 +183,13 @@ def test_by_string_weights(parity):
 def test_by_and_get_hash_fields(parity):
     """key->field reads a hash field; the first -> after the * splits; a trailing -> is part of the key."""
     parity(("RPUSH", "l", "3", "1", "2"), ("HSET", "h_1", "f", "b", "g", "x1", "f->g", "FG"),
-           ("HSET", "h_2", "f", "a", "g", "x2"), ("HSET", "h_3", "f", "a", "g", "x3"), ("MSET", "w_1", "30", "w_2", "10"),
+           ("HSET", "h_2", "f", "a", "g", "x2"), ("HSET", "h_3", "f", "a", "g", "x3"),
+           ("MSET", "w_1", "30", "w_2", "10"),
            ("SORT", "l", "BY", "h_*->f", "ALPHA", "GET", "#", "GET", "h_*->g", "GET", "w_*"),
            ("SORT", "l", "BY", "h_*->f", "ALPHA", "DESC", "GET", "h_*->g"),
            ("SORT", "l", "BY", "h_*->f", "ALPHA", "DESC", "GET", "h_*->g", "LIMIT", "0", "2"),
-           ("SORT", "l", "BY", "h_*->f", "GET", "h_*->g"), ("SORT", "l", "BY", "h_*->nofield", "GET", "h_*->g"),
+           ("SORT", "l", "BY", "h_*->f", "GET", "h_*->g"),
+           ("SORT", "l", "BY", "h_*->nofield", "GET", "h_*->g"),
            ("SORT", "l", "GET", "h_*->nofield", "GET", "h_*"), ("SORT", "l", "GET", "w_*->f"),
            ("SORT", "l", "GET", "h_*->f->g"), ("SORT", "l", "GET", "h_*->"), ("SET", "w_*->", "z"),
            ("SORT", "l", "GET", "w_*->"), ("SORT", "l", "GET", "*->f"), ("SORT", "l", "GET", "->*"),
@@ -197,7 +211,8 @@ def test_by_hash_numeric(parity):
 def test_get_store(parity):
     """STORE with GET stores each lookup, missing ones as empty strings; the reply counts them."""
     parity(("RPUSH", "l", "2", "1", "3"), ("MSET", "v_1", "one", "v_3", "three"), ("HSET", "h_2", "f", "two"),
-           ("SORT", "l", "GET", "v_*", "GET", "h_*->f", "GET", "#", "STORE", "dst"), ("LRANGE", "dst", "0", "-1"),
+           ("SORT", "l", "GET", "v_*", "GET", "h_*->f", "GET", "#", "STORE", "dst"),
+           ("LRANGE", "dst", "0", "-1"),
            ("SORT", "l", "GET", "nostar", "STORE", "dst"), ("LRANGE", "dst", "0", "-1"), ("TYPE", "dst"),
            ("OBJECT", "ENCODING", "dst"))
 
@@ -216,7 +231,8 @@ def test_get_from_other_dbs_and_expired(parity):
 def test_store(parity):
     """STORE writes a list (replacing any type, clearing the TTL) and answers its length."""
     parity(("RPUSH", "l", "3", "1", "2"), ("SET", "dst", "x", "EX", "100"), ("SORT", "l", "STORE", "dst"),
-           ("LRANGE", "dst", "0", "-1"), ("TTL", "dst"), ("HSET", "h", "a", "1"), ("SORT", "l", "DESC", "STORE", "h"),
+           ("LRANGE", "dst", "0", "-1"), ("TTL", "dst"), ("HSET", "h", "a", "1"),
+           ("SORT", "l", "DESC", "STORE", "h"),
            ("TYPE", "h"), ("LRANGE", "h", "0", "-1"), ("SORT", "l", "STORE", "l"), ("LRANGE", "l", "0", "-1"),
            ("SORT", "l", "LIMIT", "0", "1", "store", "one"), ("LRANGE", "one", "0", "-1"),
            ("SORT", "l", "STORE", "a", "STORE", "b"), ("EXISTS", "a"), ("LRANGE", "b", "0", "-1"))
@@ -226,7 +242,8 @@ def test_store_empty_deletes(parity):
     """An empty result deletes the destination (answering 0), whatever it held."""
     parity(("SET", "dst", "x"), ("SORT", "missing", "STORE", "dst"), ("EXISTS", "dst"),
            ("RPUSH", "l", "1"), ("HSET", "dst", "a", "b"), ("SORT", "l", "LIMIT", "5", "1", "STORE", "dst"),
-           ("EXISTS", "dst"), ("SORT", "l", "LIMIT", "0", "0", "STORE", "dst"), ("SORT", "missing", "STORE", "nothing"))
+           ("EXISTS", "dst"), ("SORT", "l", "LIMIT", "0", "0", "STORE", "dst"),
+           ("SORT", "missing", "STORE", "nothing"))
 
 
 def test_sort_ro(parity):
@@ -250,7 +267,8 @@ def test_syntax_errors_and_wrongtype(parity):
 
 def test_missing_key(parity):
     """A missing key sorts as an empty list."""
-    parity(("SORT", "missing"), ("SORT", "missing", "BY", "nosort", "DESC", "GET", "#"), ("SORT_RO", "missing", "ALPHA"))
+    parity(("SORT", "missing"), ("SORT", "missing", "BY", "nosort", "DESC", "GET", "#"),
+           ("SORT_RO", "missing", "ALPHA"))
 
 
 def test_resp3(parity):
@@ -264,7 +282,8 @@ def test_resp3(parity):
 
 def test_big_elements_and_lookups(parity):
     """Elements, weights and GET values compressed at rest by sonic read back exactly."""
-    parity(("RPUSH", "l", BIG + "b", "1", BIG + "a"), ("SORT", "l", "ALPHA"), ("SORT", "l", "ALPHA", "DESC", "LIMIT", "0", "1"),
+    parity(("RPUSH", "l", BIG + "b", "1", BIG + "a"), ("SORT", "l", "ALPHA"),
+           ("SORT", "l", "ALPHA", "DESC", "LIMIT", "0", "1"),
            ("SORT", "l", "BY", "nosort", "DESC"), ("SET", "w_1", BIG), ("HSET", "h_1", "f", BIG + "h"),
            ("SORT", "l", "ALPHA", "GET", "w_*", "GET", "h_*->f", "GET", "#"),
            ("SORT", "l", "ALPHA", "STORE", "dst"), ("LRANGE", "dst", "0", "-1"),
@@ -387,7 +406,8 @@ def test_big_collections_are_fast():
     db.set(b"l", List(b"%d" % i for i in range(1000000)))
     start = time.perf_counter()
     for _ in range(100):
-        assert call(c, "SORT", "z", "BY", "nosort", "DESC", "LIMIT", "10", "3") == [b"m999989", b"m999988", b"m999987"]
+        window = call(c, "SORT", "z", "BY", "nosort", "DESC", "LIMIT", "10", "3")
+        assert window == [b"m999989", b"m999988", b"m999987"]
         assert call(c, "SORT", "l", "BY", "nosort", "LIMIT", "10", "2") == [b"10", b"11"]
     assert (time.perf_counter() - start) / 200 < 0.002
     db.set(b"small", List(b"%d" % random.randrange(10 ** 9) for _ in range(100000)))

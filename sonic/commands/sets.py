@@ -321,10 +321,10 @@ def _spop_count(client, key, word):
         return RSet()
     size = len(s)
     if count >= size:
-        # Everything: reply the set as it is and delete the key.
-        out = ordered_members(s)
+        # Everything: Redis replies through SUNION's temporary set (ascending
+        # when that is an intset, whatever the source's encoding) and deletes the key.
         db.delete(key)
-        return RSet(out)
+        return _reply_set(client, s)
     remaining = size - count
     if remaining * _SPOP_MOVE_STRATEGY_MUL > count:
         # Few to pop: pick them one by one.

@@ -247,7 +247,10 @@ def test_spop_deterministic_cases(parity):
            ("SPOP", "nokey"), ("SPOP", "s", "3"), ("EXISTS", "s"),
            ("SADD", "s", "5", "-1"), ("SPOP", "s", "9223372036854775807"), ("EXISTS", "s"),
            ("SADD", "one", "x"), ("SPOP", "one"), ("EXISTS", "one"), ("SADD", "one", "y"),
-           ("SPOP", "one", "1"), ("EXISTS", "one"))
+           ("SPOP", "one", "1"), ("EXISTS", "one"),
+           # A shrunk hashtable of integers still pops everything in ascending order.
+           ("SADD", "h", *ints(0, 600)), ("SREM", "h", *[str(i) for i in range(8, 600)]),
+           ("OBJECT", "ENCODING", "h"), ("SPOP", "h", "8"), ("EXISTS", "h"))
 
 
 def test_spop_random_cases(parity):

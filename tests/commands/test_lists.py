@@ -565,8 +565,10 @@ BLOCKING_SCENARIOS = {
     "unblock-error": ([("BLMPOP", "0", "1", "k", "LEFT"), ("BRPOPLPUSH", "k", "d", "0")],
                       [("CLIENT", "UNBLOCK", Waiter(0), "ERROR"), ("CLIENT", "UNBLOCK", Waiter(1), "error"),
                        ("RPUSH", "k", "x")]),
-    "timeout-while-others-wait": ([("BLPOP", "k", "0.05"), ("BLPOP", "k", "0")],
-                                  [0.3, ("RPUSH", "k", "x")]),
+    # The first waiter times out and leaves the queue; the push goes to the
+    # second.  (Its timeout leaves time for the second client to block.)
+    "timeout-while-others-wait": ([("BLPOP", "k", "0.4"), ("BLPOP", "k", "0")],
+                                  [0.6, ("RPUSH", "k", "x")]),
     "big-elements": ([("BLPOP", "k", "0"), ("BLMOVE", "k", "d", "RIGHT", "LEFT", "0")],
                      [("RPUSH", "k", BIG, BIG2), ("LRANGE", "d", "0", "-1")]),
 }

@@ -358,7 +358,9 @@ def sort_generic(client, key, opts, readonly):
         window = []
     elif dontsort and vtype is List:
         source = reversed(value) if desc else iter(value)
-        window = [unpack(server, e) for e in islice(source, start, stop)]
+        window = list(islice(source, start, stop))
+        if value.packed:  # it may hold compressed elements
+            window = [unpack(server, e) for e in window]
     elif dontsort and vtype is ZSet:
         order = value.order
         if desc:
@@ -368,7 +370,7 @@ def sort_generic(client, key, opts, readonly):
         window = [member for _, member in entries]
     else:
         if vtype is List:
-            elements = [unpack(server, e) for e in value]
+            elements = [unpack(server, e) for e in value] if value.packed else list(value)
         elif vtype is Set:
             from sonic.commands.sets import ordered_members
             elements = ordered_members(value)

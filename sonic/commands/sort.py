@@ -87,10 +87,28 @@ def strtod_weight(data):
     """A numeric weight as sort.c reads it with strtod; None when it must be refused.
 
     Refused: bytes after the number (before any NUL), NaN, and ERANGE
-    (overflow to infinity, or underflow to zero or a subnormal).  An empty
-    string reads as 0 (strtod reads nothing and stops at the NUL), but a
-    string of spaces does not (strtod then points back at the first space).
+    (overflow to infinity, or an inexact underflow to zero or a subnormal).
+    An empty string reads as 0 (strtod reads nothing and stops at the NUL),
+    but a string of spaces does not (strtod then points back at the first
+    space).
     """
+    # Fast path: without underscores or white space at either end, Python's
+    # float() reads exactly the decimal numbers strtod reads completely.
+    if data[:1] > b" " and data[-1:] > b" " and b"_" not in data:
+        try:
+            value = float(data)
+        except ValueError:
+            pass
+        else:
+            if value != value:
+                return None
+            if _DBL_MIN <= abs(value) < math.inf:
+                return value
+    return _strtod_slow(data)
+
+
+def _strtod_slow(data):
+    """L{strtod_weight} for the rare forms: hex, white space, NUL bytes, infinities, tiny values."""
     text = _cstr(data)
     stripped = text.lstrip(_C_SPACE)
     if not stripped:

@@ -587,3 +587,58 @@ def test_blocking_scenarios_resp3(sonic_port, real_port):
                     [("BLPOP", "k", "0"), ("BLMOVE", "x", "d", "LEFT", "LEFT", "0"), ("BLMPOP", "0", "1", "y", "LEFT")],
                     [("RPUSH", "k", "a"), ("CLIENT", "UNBLOCK", Waiter(1)), ("CLIENT", "UNBLOCK", Waiter(2))],
                     resp3=True)
+
+
+# -- random operations ----------------------------------------------------------------------------------
+
+def _random_commands(seed, n):
+    """C{n} random list commands over three keys (one a string), small and big elements, good and bad arguments."""
+    import random
+    rnd = random.Random(seed)
+    values = ["a", "b", "", "1", "-1", BIG, BIG2]
+    keys = ["k1", "k2", "s"]
+    indexes = ["0", "1", "-1", "2", "-2", "5", "-5", "100", "-100", "x"]
+
+    def v():
+        return rnd.choice(values)
+
+    def k():
+        return rnd.choice(keys)
+
+    def i():
+        return rnd.choice(indexes)
+
+    def d():
+        return rnd.choice(["LEFT", "RIGHT", "right", "up"])
+    makers = [
+        lambda: ("LPUSH", k(), *[v() for _ in range(rnd.randint(1, 4))]),
+        lambda: ("RPUSH", k(), *[v() for _ in range(rnd.randint(1, 4))]),
+        lambda: ("LPUSHX", k(), v()), lambda: ("RPUSHX", k(), v(), v()),
+        lambda: ("LPOP", k()), lambda: ("RPOP", k(), i()), lambda: ("LLEN", k()),
+        lambda: ("LRANGE", k(), i(), i()), lambda: ("LINDEX", k(), i()), lambda: ("LSET", k(), i(), v()),
+        lambda: ("LINSERT", k(), rnd.choice(["BEFORE", "AFTER", "x"]), v(), v()),
+        lambda: ("LREM", k(), i(), v()), lambda: ("LTRIM", k(), i(), i()),
+        lambda: ("LPOS", k(), v(), *rnd.choice([(), ("RANK", i()), ("COUNT", i()), ("MAXLEN", i()),
+                                                ("RANK", i(), "COUNT", i(), "MAXLEN", i())])),
+        lambda: ("LMOVE", k(), k(), d(), d()), lambda: ("RPOPLPUSH", k(), k()),
+        lambda: ("LMPOP", rnd.choice(["1", "2", "0"]), k(), k(), d(), *rnd.choice([(), ("COUNT", i())])),
+        lambda: ("BLPOP", k(), k(), "0"), lambda: ("BLMOVE", k(), k(), d(), d(), "0"),
+        lambda: ("SET", "s", "str"), lambda: ("DEL", k()),
+    ]
+    commands = []
+    for _ in range(n):
+        cmd = rnd.choice(makers)()
+        if cmd[0].startswith("BL"):
+            cmd = cmd[:-1] + ("0.001",) if rnd.random() < 0.05 else cmd
+            if cmd[-1] == "0":
+                # A blocking pop that would wait forever runs in MULTI, where it cannot block.
+                commands += [("MULTI",), cmd, ("EXEC",)]
+                continue
+        commands.append(cmd)
+    return commands + [("LRANGE", key, "0", "-1") for key in keys]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_operations(parity, seed):
+    """Random sequences of list commands give Redis' replies, step by step."""
+    parity(*_random_commands(seed, 300))

@@ -458,3 +458,43 @@ def test_resp3_timeout_reply():
     proto.dataReceived(_command("BLMOVE", "k", "d", "LEFT", "LEFT", "0.1"))
     server.clock.advance(0.2)
     assert t.value() == b"_\r\n"
+
+
+def _random_list_commands(seed, n):
+    import random
+    rnd = random.Random(seed)
+    values = [b"a" * 40, b"b" * 40, b"a" * 39 + b"b", b"x", b"", TEXT, TEXT2]
+    keys = [b"k1", b"k2"]
+    idx = [b"0", b"1", b"-1", b"3", b"-3", b"50"]
+    makers = [
+        lambda: (b"RPUSH", rnd.choice(keys), *rnd.sample(values, 3)),
+        lambda: (b"LPUSH", rnd.choice(keys), rnd.choice(values)),
+        lambda: (b"LINSERT", rnd.choice(keys), rnd.choice([b"BEFORE", b"AFTER"]), rnd.choice(values), rnd.choice(values)),
+        lambda: (b"LSET", rnd.choice(keys), rnd.choice(idx), rnd.choice(values)),
+        lambda: (b"LREM", rnd.choice(keys), rnd.choice(idx), rnd.choice(values)),
+        lambda: (b"LPOS", rnd.choice(keys), rnd.choice(values), b"RANK", rnd.choice(idx[1:3]), b"COUNT", b"0"),
+        lambda: (b"LRANGE", rnd.choice(keys), rnd.choice(idx), rnd.choice(idx)),
+        lambda: (b"LINDEX", rnd.choice(keys), rnd.choice(idx)),
+        lambda: (b"LPOP", rnd.choice(keys), rnd.choice([b"1", b"2"])), lambda: (b"RPOP", rnd.choice(keys)),
+        lambda: (b"LMOVE", rnd.choice(keys), rnd.choice(keys), b"LEFT", b"RIGHT"),
+        lambda: (b"LMPOP", b"2", *keys, b"RIGHT", b"COUNT", b"2"),
+        lambda: (b"BLPOP", *keys, b"0.5"), lambda: (b"LTRIM", rnd.choice(keys), rnd.choice(idx), rnd.choice(idx)),
+    ]
+    return [rnd.choice(makers)() for _ in range(n)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_compression_is_invisible(seed):
+    """The same random list commands answer the same on a server compressing 16-byte elements and one not compressing."""
+    packed, pc = _setup(compression_threshold=16, compression_min_saving=0)
+    plain, rc = _setup(compression="none")
+    compressed_seen = 0
+    for cmd in _random_list_commands(seed, 400):
+        got, expected = call(pc, *cmd), call(rc, *cmd)
+        if got is BLOCKED:
+            packed.clock.advance(1)
+            plain.clock.advance(1)
+            got, expected = pc.unblocked_replies.pop(), rc.unblocked_replies.pop()
+        assert encode(got, 2) == encode(expected, 2), cmd
+        compressed_seen += any(type(e) is Compressed for key in (b"k1", b"k2") for e in (_stored(pc, key) or ()))
+    assert compressed_seen > 100  # the comparison did run over compressed elements

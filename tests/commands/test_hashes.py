@@ -646,3 +646,19 @@ def test_random_commands_match_redis(parity, seed):
         else:
             cmd = ("HLEN", k) if rng.random() < 0.5 else ("EXISTS", k)
         parity(cmd)
+
+
+def test_redis_py_client(r):
+    """redis-py's hash helpers work unchanged against sonic and redis-server alike."""
+    assert r.hset("h", mapping={"a": "1", "b": "x" * 3000}) == 2
+    assert r.hgetall("h") == {b"a": b"1", b"b": b"x" * 3000}
+    assert r.hincrby("h", "a", 5) == 6
+    assert r.hincrbyfloat("h", "a", 0.5) == 6.5
+    assert r.hmget("h", ["a", "zz"]) == [b"6.5", None]
+    assert r.hstrlen("h", "b") == 3000
+    assert sorted(r.hkeys("h")) == [b"a", b"b"]
+    assert r.hexists("h", "a") and not r.hexists("h", "zz")
+    assert set(r.hrandfield("h", 5)) == {b"a", b"b"}
+    cursor, items = r.hscan("h", 0)
+    assert cursor == 0 and items == {b"a": b"6.5", b"b": b"x" * 3000}
+    assert r.hdel("h", "a", "b") == 2 and not r.exists("h")

@@ -426,3 +426,18 @@ def test_wrongtype_and_errors_unit():
     assert call(c, "SORT", "l") == Error("ERR " + NOT_DOUBLE)
     assert call(c, "SORT", "l", "LIMIT", "x", "1") == Error("ERR value is not an integer or out of range")
     assert call(c, "SORT_RO", "l", "STORE", "d") == Error("ERR syntax error")
+
+
+def test_redis_py_client(r):
+    """redis-py's sort() with by, get, limit, desc, alpha and store works on sonic and redis-server alike."""
+    r.rpush("ids", 3, 1, 2)
+    r.mset({"w_1": 30, "w_2": 10, "w_3": 20})
+    r.hset("u_1", "name", "ann")
+    r.hset("u_2", "name", "bob")
+    assert r.sort("ids") == [b"1", b"2", b"3"]
+    assert r.sort("ids", by="w_*", desc=True) == [b"1", b"3", b"2"]
+    assert r.sort("ids", by="w_*", get=["#", "u_*->name"]) == [b"2", b"bob", b"3", None, b"1", b"ann"]
+    assert r.sort("ids", start=1, num=1, alpha=True) == [b"2"]
+    assert r.sort("ids", by="nosort", store="out") == 3
+    assert r.lrange("out", 0, -1) == [b"3", b"1", b"2"]
+    assert r.sort_ro("ids", by="w_*") == [b"2", b"3", b"1"]

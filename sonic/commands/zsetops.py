@@ -10,11 +10,13 @@ that replies, errors and even float rounding agree:
  - for union and intersection the inputs are ordered by cardinality,
    smallest first (a stable sort, as glibc's qsort is here): the
    intersection walks the smallest input and probes the others (O(N*K) for
-   N the smallest size, K inputs), and the union adds the inputs' scores in
-   that order, which decides the rounding of a SUM;
- - each input score is multiplied by its weight; a NaN product (0 * inf) of
-   a first score counts as 0, and a SUM that gives NaN (inf + -inf) is 0,
-   as in Redis' zunionInterAggregate; MIN and MAX keep the current score
+   N the smallest size, K inputs; the probing runs at C speed through
+   C{filter}), and the union adds the inputs' scores in that order, which
+   decides the rounding of a SUM;
+ - each input score is multiplied by its weight; a NaN product (0 * inf)
+   counts as 0 (in an intersection only the smallest input's: the others'
+   go to the aggregate as NaN), a SUM that gives NaN (inf + -inf) is 0, as
+   in Redis' zunionInterAggregate, and MIN and MAX keep the current score
    against a NaN;
  - the difference keeps the first input's members absent from all others,
    with their own scores (no weights, no aggregate).
@@ -23,6 +25,8 @@ Results are ordered by (score, member) as a skiplist orders them; the STORE
 forms hand a L{ZSet} to L{sonic.commands.zsets.store_result}, which picks
 the encoding and deletes the destination for an empty result.
 """
+
+from itertools import filterfalse
 
 from sortedcontainers import SortedList
 
@@ -61,11 +65,9 @@ class _Source(object):
             return self.scores.items()
         return ((m, 1.0) for m in self.value)
 
-    def find(self, member):
-        """The score of C{member}, or None."""
-        if self.scores is not None:
-            return self.scores.get(member)
-        return 1.0 if member in self.value else None
+    def members(self):
+        """The members, as a container with a fast C{__contains__}."""
+        return self.scores.keys() if self.scores is not None else self.value
 
 
 def _parse(client, name, numkeys, args, op, store, card):
@@ -153,33 +155,44 @@ def _intersection(sources, aggregate, limit=0, count_only=False):
     """member -> aggregated score over the members of every input (or their count, with C{count_only})."""
     sources = sorted(sources, key=len)
     first, others = sources[0], sources[1:]
-    out = {}
-    count = 0
     if not len(first):
-        return 0 if count_only else out
-    combine = _combine(aggregate)
-    w0 = first.weight
-    for member, score0 in first.items():
-        score = w0 * score0
-        if score != score:
-            score = 0.0
-        for src in others:
-            if src.value is first.value:
-                value = score0 * src.weight
-            else:
-                value = src.find(member)
-                if value is None:
-                    break
-                value *= src.weight
-            score = combine(score, value)
+        return 0 if count_only else {}
+    # The common members, probing from the smallest input at C speed
+    # (filter over a bound __contains__ runs no Python code per member).
+    common = first.members()
+    for src in others:
+        common = list(filter(src.members().__contains__, common))
+    if count_only:
+        return min(len(common), limit) if limit else len(common)
+    # Then the common members' scores, aggregated input by input in Redis'
+    # order, a whole column at a time.  Every input holds every common
+    # member: a sorted set's score is a dict lookup, a plain set's is 1.
+    if type(common) is not list:
+        common = list(common)
+    n = len(common)
+    scores = _column(first, common, n)
+    scores = [0.0 if v != v else v for v in scores]  # 0 * inf counts as 0
+    for src in others:
+        values = _column(src, common, n)
+        if aggregate is SUM:
+            scores = [s + v for s, v in zip(scores, values)]
+            scores = [0.0 if v != v else v for v in scores]  # inf + -inf
+        elif aggregate is MIN:
+            scores = [v if v < s else s for s, v in zip(scores, values)]
         else:
-            if count_only:
-                count += 1
-                if limit and count >= limit:
-                    break
-            else:
-                out[member] = score
-    return count if count_only else out
+            scores = [v if v > s else s for s, v in zip(scores, values)]
+    return dict(zip(common, scores))
+
+
+def _column(src, members, n):
+    """The weighted scores of C{members} (all present) in C{src}."""
+    w = src.weight
+    if src.scores is None:
+        return [w] * n  # 1 * weight
+    values = map(src.scores.__getitem__, members)
+    if w == 1.0:
+        return list(values)
+    return [v * w for v in values]
 
 
 def _difference(sources):
@@ -187,15 +200,13 @@ def _difference(sources):
     first = sources[0]
     if not len(first):
         return {}
-    others = [src for src in sources[1:] if len(src)]
-    out = {}
-    for member, score in first.items():
-        for src in others:
-            if src.find(member) is not None:
-                break
-        else:
-            out[member] = score
-    return out
+    remaining = first.members()
+    for src in sources[1:]:
+        if len(src):
+            remaining = list(filterfalse(src.members().__contains__, remaining))
+    if first.scores is None:
+        return dict.fromkeys(remaining, 1.0)
+    return dict(zip(remaining, map(first.scores.__getitem__, remaining)))
 
 
 def _compute(sources, op, aggregate):

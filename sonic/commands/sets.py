@@ -40,7 +40,7 @@ from sonic.resp import RSet
 from sonic.store.keyspace import COPIERS, ENCODERS, TYPE_NAMES
 from sonic.util import LLONG_MAX, string2ll
 
-__all__ = ["Set", "new_set", "ordered_members", "is_intset_member"]
+__all__ = ["Set", "new_set", "fits_intset", "ordered_members", "is_intset_member"]
 
 #: Sets at most this big pick random members from a fresh tuple; bigger
 #: ones keep a L{Set.pool}.

@@ -296,11 +296,9 @@ def test_big_elements_and_lookups(parity):
 
 @pytest.mark.parametrize("seed", range(12))
 def test_random_sorts_match_redis(parity, seed):
-    """Random lists, weights with many ties, LIMIT windows and options: replies equal Redis' byte for byte.
-
-    ALPHA with BY and a LIMIT window goes through Redis' unstable pqsort;
-    equal weights must land exactly where Redis puts them.
-    """
+    """Random lists, weights with many ties, LIMIT windows and options: replies equal Redis' byte for byte."""
+    # ALPHA with BY and a LIMIT window goes through Redis' unstable pqsort:
+    # equal weights must land exactly where Redis puts them.
     rng = random.Random(seed)
     n = rng.choice([5, 8, 30, 45, 120, 300])
     elements = ["e%d" % rng.randrange(n * 2) for _ in range(n)]

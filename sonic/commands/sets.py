@@ -489,17 +489,12 @@ def sintercard(client, numkeys, *args):
     first, others = sets[0], sets[1:]
     if not limit or limit >= len(first):
         return len(first.intersection(*others)) if others else len(first)
-    # Stop walking the smallest set once LIMIT members are found.
-    count = 0
-    for m in first:
-        for other in others:
-            if m not in other:
-                break
-        else:
-            count += 1
-            if count == limit:
-                break
-    return count
+    # Walk the smallest set through chained C-speed membership filters,
+    # stopping once LIMIT members are found.
+    common = iter(first)
+    for other in others:
+        common = filter(other.__contains__, common)
+    return len(list(islice(common, limit)))
 
 
 def _union(sets):

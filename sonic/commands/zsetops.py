@@ -26,7 +26,7 @@ forms hand a L{ZSet} to L{sonic.commands.zsets.store_result}, which picks
 the encoding and deletes the destination for an empty result.
 """
 
-from itertools import filterfalse
+from itertools import filterfalse, islice
 
 from sortedcontainers import SortedList
 
@@ -158,17 +158,17 @@ def _intersection(sources, aggregate, limit=0, count_only=False):
     if not len(first):
         return 0 if count_only else {}
     # The common members, probing from the smallest input at C speed
-    # (filter over a bound __contains__ runs no Python code per member).
-    common = first.members()
+    # (chained filters over bound __contains__ methods run no Python code
+    # per member, and stop early at ZINTERCARD's LIMIT).
+    common = iter(first.members())
     for src in others:
-        common = list(filter(src.members().__contains__, common))
+        common = filter(src.members().__contains__, common)
     if count_only:
-        return min(len(common), limit) if limit else len(common)
+        return len(list(islice(common, limit) if limit else common))
     # Then the common members' scores, aggregated input by input in Redis'
     # order, a whole column at a time.  Every input holds every common
     # member: a sorted set's score is a dict lookup, a plain set's is 1.
-    if type(common) is not list:
-        common = list(common)
+    common = list(common)
     n = len(common)
     scores = _column(first, common, n)
     scores = [0.0 if v != v else v for v in scores]  # 0 * inf counts as 0

@@ -33,6 +33,7 @@ answers a null bulk instead, as LMOVE would.
 import sys
 from collections import deque
 from itertools import islice
+from operator import indexOf
 
 from sonic import errors
 from sonic.blocking import NOT_SERVED, can_block, parse_timeout
@@ -144,18 +145,43 @@ def _unpack_all(server, elements):
     return [decompress(e) if type(e) is Compressed else e for e in elements]
 
 
-def _equals(server, value, target):
-    """A predicate: does a stored element equal C{target} (compressed elements compared decompressed)?"""
-    if not value.packed:
-        return target.__eq__
-    size = len(target)
-    decompress = server.compressor.decompress
+def _find(server, value, element, reverse=False, need=None, maxlen=0):
+    """Indexes (from the head) of the elements equal to C{element}, in scan order.
 
-    def equal(element):
-        if type(element) is Compressed:
-            return element.size == size and decompress(element) == target
-        return element == target
-    return equal
+    Scans from the tail if C{reverse}, stops after C{need} matches (None:
+    all) and after C{maxlen} elements (0: all).  Compressed elements are
+    compared by their decompressed contents (size first, from the gzip
+    trailer).  A list without compressed elements is scanned in C by
+    C{operator.indexOf}, resuming one iterator from match to match.
+    """
+    n = len(value)
+    it = reversed(value) if reverse else iter(value)
+    if maxlen:
+        it = islice(it, maxlen)
+    out = []
+    if not value.packed:
+        pos = -1
+        while need is None or len(out) < need:
+            try:
+                pos += indexOf(it, element) + 1
+            except ValueError:
+                break
+            out.append(pos)
+    else:
+        size = len(element)
+        decompress = server.compressor.decompress
+        for i, e in enumerate(it):
+            if type(e) is Compressed:
+                if e.size != size or decompress(e) != element:
+                    continue
+            elif e != element:
+                continue
+            out.append(i)
+            if need is not None and len(out) >= need:
+                break
+    if reverse:
+        return [n - 1 - i for i in out]
+    return out
 
 
 # -- pushes ------------------------------------------------------------------------
@@ -231,12 +257,10 @@ def linsert(client, key, where, pivot, element):
     if value is None:
         return 0
     server = client.server
-    equal = _equals(server, value, pivot)
-    for i, e in enumerate(value):
-        if equal(e):
-            break
-    else:
+    found = _find(server, value, pivot, need=1)
+    if not found:
         return -1
+    i = found[0]
     (stored,), packed = _pack(server, (element,))
     value.insert(i + 1 if after else i, stored)
     if packed:
@@ -468,36 +492,6 @@ def lrange(client, key, start, stop):
     return _bulk_array(out)
 
 
-def _matches(server, value, element, rank, count, maxlen):
-    """LPOS' scan: the indexes of matching elements, as Redis' loop produces them.
-
-    A negative C{rank} scans from the tail.  C{rank} LLONG_MIN cannot be
-    negated in C: Redis keeps it negative, so every match qualifies and no
-    COUNT ends the scan; that is reproduced.
-    """
-    n = len(value)
-    reverse = rank < 0
-    if rank == LLONG_MIN:
-        if count != -1:
-            count = 0
-    elif reverse:
-        rank = -rank
-    it = reversed(value) if reverse else iter(value)
-    if maxlen:
-        it = islice(it, maxlen)
-    equal = _equals(server, value, element)
-    matches = 0
-    out = []
-    for i, e in enumerate(it):
-        if equal(e):
-            matches += 1
-            if matches >= rank:
-                out.append(n - 1 - i if reverse else i)
-                if count == -1 or (count and matches - rank + 1 >= count):
-                    break
-    return out
-
-
 @command("lpos")
 def lpos(client, key, element, *opts):
     """LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]"""
@@ -523,10 +517,20 @@ def lpos(client, key, element, *opts):
     value = read(client, key, List)
     if value is None:
         return [] if count != -1 else None
-    found = _matches(client.server, value, element, rank, count, maxlen)
-    if count != -1:
-        return found
-    return found[0] if found else None
+    reverse = rank < 0
+    if rank == LLONG_MIN:
+        # C cannot negate it: Redis keeps it negative, so every match
+        # qualifies and no COUNT ends the scan.
+        rank = 1
+        if count != -1:
+            count = 0
+    elif reverse:
+        rank = -rank
+    if count == -1:
+        found = _find(client.server, value, element, reverse, rank, maxlen)
+        return found[rank - 1] if len(found) >= rank else None
+    need = rank + count - 1 if count else None
+    return _find(client.server, value, element, reverse, need, maxlen)[rank - 1:]
 
 
 # -- in-place edits ---------------------------------------------------------------------
@@ -574,22 +578,30 @@ def lrem(client, key, count, element):
     value = write_lookup(db, key, List)
     if value is None:
         return 0
-    equal = _equals(client.server, value, element)
-    kept = []
-    removed = 0
-    tail_first = limit < 0
-    if tail_first:
-        limit = -limit
-    for e in (reversed(value) if tail_first else value):
-        if (not limit or removed < limit) and equal(e):
-            removed += 1
+    n = len(value)
+    if not limit and not value.packed:
+        kept = list(filter(element.__ne__, value))
+        removed = n - len(kept)
+    else:
+        found = _find(client.server, value, element, limit < 0, abs(limit) or None)
+        removed = len(found)
+        found.sort()
+        if removed > 16:
+            items = list(value)
+            kept = []
+            prev = 0
+            for i in found:
+                kept += items[prev:i]
+                prev = i + 1
+            kept += items[prev:]
         else:
-            kept.append(e)
+            kept = None
+            for i in reversed(found):
+                del value[i]  # O(min(i, n - i)) each
     if removed:
-        if tail_first:
-            kept.reverse()
-        value.clear()
-        value.extend(kept)
+        if kept is not None:
+            value.clear()
+            value.extend(kept)
         drop_if_empty(db, key, value)
     return removed
 

@@ -239,6 +239,15 @@ def test_sintercard_errors(parity):
            ("SINTERCARD", "1", "s", "LIMIT", "1", "LIMIT"), ("SINTERCARD", "1", "str", "LIMIT", "-1"))
 
 
+def test_command_getkeys(parity):
+    """COMMAND GETKEYS finds SINTERCARD's numkeys-counted keys and the destinations of SMOVE and the STORE forms."""
+    parity(("COMMAND", "GETKEYS", "SINTERCARD", "2", "a", "b", "LIMIT", "1"),
+           ("COMMAND", "GETKEYS", "SINTERCARD", "3", "a", "b"),
+           ("COMMAND", "GETKEYSANDFLAGS", "SMOVE", "a", "b", "m"),
+           ("COMMAND", "GETKEYSANDFLAGS", "SDIFFSTORE", "d", "a", "b"),
+           ("COMMAND", "GETKEYS", "SUNION", "a", "b", "c"))
+
+
 # -- SPOP and SRANDMEMBER -------------------------------------------------------------------
 
 def test_spop_deterministic_cases(parity):

@@ -276,3 +276,13 @@ def test_inter_walks_smallest_input():
         assert call(client, "ZINTER", "2", "big", "tiny") == [b"m1", b"m2", b"m3"]
         assert call(client, "ZINTERCARD", "2", "tiny", "big") == 3
     assert time.perf_counter() - start < 0.5
+
+
+def test_command_getkeys(parity):
+    """COMMAND GETKEYS finds the numkeys-counted keys (and the destination) of every algebra command."""
+    parity(("COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"),
+           ("COMMAND", "GETKEYS", "ZINTER", "3", "a", "b", "c", "WITHSCORES"),
+           ("COMMAND", "GETKEYS", "ZDIFFSTORE", "d", "1", "a"),
+           ("COMMAND", "GETKEYS", "ZINTERCARD", "2", "a", "b", "LIMIT", "1"),
+           ("COMMAND", "GETKEYSANDFLAGS", "ZINTERSTORE", "d", "2", "a", "b"),
+           ("COMMAND", "GETKEYS", "ZUNION", "5", "a"))

@@ -379,7 +379,9 @@ def test_sscan_errors(parity):
            ("SSCAN", "s", "x"), ("SSCAN", "nokey", "x"), ("SSCAN", "str", "x"), ("SSCAN", "s", "-1"),
            ("SSCAN", "nokey", "0", "COUNT", "0"), ("SSCAN", "nokey", "0", "FOO"),
            ("SSCAN", "s", "0", "COUNT", "0"), ("SSCAN", "s", "0", "COUNT", "x"), ("SSCAN", "s", "0", "FOO"),
-           ("SSCAN", "s", "0", "MATCH"), ("SSCAN", "str", "0", "COUNT", "0"))
+           ("SSCAN", "s", "0", "MATCH"), ("SSCAN", "str", "0", "COUNT", "0"), ("SSCAN", "s", "0", "TYPE", "set"),
+           ("SSCAN", "s", "0", "COUNT", "-1"), ("SSCAN", "s", "18446744073709551615"),
+           ("SSCAN", "s", "18446744073709551616"), ("SSCAN", "s", "+0"))
 
 
 def test_sscan_hashtable_full_iteration(parity):

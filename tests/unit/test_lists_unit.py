@@ -4,7 +4,7 @@ import hiredis
 import pytest
 
 from sonic.blocking import BLOCKED
-from sonic.commands.lists import List, _bulk_array
+from sonic.commands.lists import List, _bulk_array, _find
 from sonic.resp import NULL_ARRAY, Error, encode
 from sonic.store.compression import Compressed
 from tests.helpers import Client, call, connect, make_server
@@ -498,3 +498,25 @@ def test_compression_is_invisible(seed):
         assert encode(got, 2) == encode(expected, 2), cmd
         compressed_seen += any(type(e) is Compressed for key in (b"k1", b"k2") for e in (_stored(pc, key) or ()))
     assert compressed_seen > 100  # the comparison did run over compressed elements
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_find_matches_brute_force(packed):
+    """The match scan behind LPOS/LREM/LINSERT agrees with a plain scan, both directions, with need and maxlen."""
+    import random
+    server, c = _setup(compression_threshold=16, compression_min_saving=0)
+    rnd = random.Random(7)
+    pool = [b"a" * 40, b"b" * 40, b"x"] if packed else [b"a", b"b", b"x"]
+    for _ in range(200):
+        plain = [rnd.choice(pool) for _ in range(rnd.randint(0, 30))]
+        value = List(c.server.compressor.compress(e) if len(e) >= 16 else e for e in plain)
+        assert value.packed == any(type(e) is Compressed for e in value)
+        target = rnd.choice(pool)
+        reverse = rnd.random() < 0.5
+        need = rnd.choice([None, 1, 2, 5])
+        maxlen = rnd.choice([0, 1, 5, 50])
+        order = list(range(len(plain)))[::-1] if reverse else list(range(len(plain)))
+        if maxlen:
+            order = order[:maxlen]
+        expected = [i for i in order if plain[i] == target][:need]
+        assert _find(server, value, target, reverse, need, maxlen) == expected

@@ -10,11 +10,16 @@ every LPUSH and LPOP O(n).
 Elements of C{compression-threshold} bytes or more are kept gzip-compressed
 (L{Compressed}, through the same L{sonic.store.compression.Compressor} as
 string values) when that saves enough.  Every read path decompresses
-(L{_unpack}); comparisons (LPOS, LREM, LINSERT) compare the decompressed
-contents, never the gzip bytes, since the compressed form of a value depends
-on settings that may change.  Each L{List} carries a sticky C{packed} flag,
-true once it may hold a compressed element, so the common case (small
-elements) pays nothing on LRANGE.
+(L{unpack}); comparisons (LPOS, LREM, LINSERT, in L{_find}) compare the
+decompressed contents, never the gzip bytes, since the compressed form of a
+value depends on settings that may change.  Each L{List} carries a sticky
+C{packed} flag, true once it may hold a compressed element, so the common
+case (small elements) pays nothing: LRANGE copies a slice as it is, and the
+scans run in C (C{operator.indexOf}).
+
+LRANGE, which answers hundreds of elements (and is benchmarked), returns its
+reply already encoded (L{_bulk_array}, a L{Raw}); an array of bulk strings is
+the same bytes in RESP2 and RESP3.
 
 Redis' order of checks is kept everywhere: most commands parse their
 numeric arguments before the lookup (LRANGE, LTRIM, LREM, LPOS, LPOP's
@@ -54,7 +59,6 @@ COUNT_NEGATIVE = "ERR COUNT can't be negative"
 MAXLEN_NEGATIVE = "ERR MAXLEN can't be negative"
 NUMKEYS_NOT_POSITIVE = "ERR numkeys should be greater than 0"
 COUNT_NOT_POSITIVE = "ERR count should be greater than 0"
-
 
 #: Index words as they usually come (LRANGE 0 99, LINDEX -1): a dict hit is
 #: a fifth of the cost of parsing them.

@@ -164,7 +164,7 @@ def test_encoding_of_stored_results(parity):
 
 
 def test_copy_rename_keep_type(parity):
-    """COPY gives an independent zset with the same encoding; TYPE, DEBUG-free checks of the copy."""
+    """COPY gives an independent zset with the same encoding; RENAME moves it whole."""
     parity(("ZADD", "z", "1", "a", "2", LONG), ("COPY", "z", "c"), ("ZADD", "c", "3", "n"),
            ("ZCARD", "z"), ("ZCARD", "c"), ("OBJECT", "ENCODING", "c"), ("TYPE", "c"),
            ("RENAME", "c", "r"), ("ZRANGE", "r", "0", "-1", "WITHSCORES"),

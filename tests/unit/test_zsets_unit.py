@@ -320,6 +320,17 @@ def test_served_through_multi_after_exec():
     assert client.unblocked_replies == [[b"k", b"a", 1.0]]
 
 
+def test_zrangestore_into_awaited_key_serves():
+    """ZRANGESTORE creating the awaited key serves the blocked BZPOPMAX from the stored result."""
+    server = make_server()
+    client, other = _client(server), _client(server)
+    call(other, "ZADD", "src", "1", "a", "2", "b", "3", "c")
+    call(client, "BZPOPMAX", "dst", "0")
+    assert call(other, "ZRANGESTORE", "dst", "src", "0", "1") == 2
+    assert client.unblocked_replies == [[b"dst", b"b", 2.0]]
+    assert call(other, "ZRANGE", "dst", "0", "-1") == [b"a"]
+
+
 def test_inside_multi_does_not_block():
     """Inside MULTI, BZPOPMIN and BZMPOP on missing keys answer a null array at once."""
     server = make_server()

@@ -437,13 +437,23 @@ _HEADERS = _Headers((n, b"$%d" % n) for n in range(1025))
 def _bulk_array(elements):
     """C{elements} (bytes) encoded as a RESP array of bulk strings (the same in RESP2 and RESP3).
 
-    LRANGE answers hundreds of elements; interleaving headers and elements
-    with slice assignments and one C{join} encodes them three times as fast
-    as encoding each element on its own.
+    LRANGE answers hundreds of elements.  Elements of one length (ids,
+    hashes, counters) are joined with one separator that holds the next
+    header; others get their headers interleaved with slice assignments.
+    Both make one C{join}, three to six times as fast as encoding each
+    element on its own.
     """
-    parts = [None] * (2 * len(elements) + 2)
-    parts[0] = b"*%d" % len(elements)
-    parts[1:-1:2] = map(_HEADERS.__getitem__, map(len, elements))
+    n = len(elements)
+    if not n:
+        return Raw(b"*0\r\n")
+    lengths = list(map(len, elements))
+    size = lengths[0]
+    if lengths.count(size) == n:
+        head = b"*%d\r\n$%d\r\n" % (n, size)
+        return Raw(head + (b"\r\n$%d\r\n" % size).join(elements) + b"\r\n")
+    parts = [None] * (2 * n + 2)
+    parts[0] = b"*%d" % n
+    parts[1:-1:2] = map(_HEADERS.__getitem__, lengths)
     parts[2:-1:2] = elements
     parts[-1] = b""
     return Raw(b"\r\n".join(parts))

@@ -36,7 +36,8 @@ def _lrange(client, key):
     return reader.gets()
 
 
-@pytest.mark.parametrize("elements", [[], [b""], [b"a"], [b"x" * 1024, b"y" * 1025, b"abc"], [b"xxx"] * 600])
+@pytest.mark.parametrize("elements", [[], [b""], [b"", b""], [b"a"], [b"ab", b"cd", b"e"], [b"\r\n"] * 3,
+                                      [b"x" * 1024, b"y" * 1025, b"abc"], [b"xxx"] * 600, [b"z" * 2000] * 2])
 def test_bulk_array_encoding(elements):
     """LRANGE's own encoder gives exactly the generic encoder's bytes, in RESP2 and RESP3."""
     assert _bulk_array(elements) == encode(elements, 2) == encode(elements, 3)

@@ -355,6 +355,21 @@ def test_other_database_does_not_serve():
     assert w.unblocked_replies == [[b"k", b"y"]]
 
 
+def test_move_and_swapdb_wake_waiters():
+    """MOVE of a list into the waiter's database, and SWAPDB bringing one in, serve blocked clients."""
+    server, c = _setup()
+    w = Client(server)
+    call(w, "SELECT", "1")
+    assert call(w, "BLPOP", "k", "0") is BLOCKED
+    call(c, "RPUSH", "k", "moved")
+    assert call(c, "MOVE", "k", "1") == 1
+    assert w.unblocked_replies == [[b"k", b"moved"]]
+    assert call(w, "BRPOP", "q", "0") is BLOCKED
+    call(c, "RPUSH", "q", "swapped")
+    call(c, "SWAPDB", "0", "1")
+    assert w.unblocked_replies[-1] == [b"q", b"swapped"]
+
+
 def test_duplicate_keys():
     """A waiter that names a key twice is served once."""
     server, c = _setup()

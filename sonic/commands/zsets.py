@@ -416,6 +416,18 @@ def _normalise(zs):
             zs.order.add((0.0, member))
 
 
+def _insert_new(zs, member, score, config):
+    """zsetAdd for a member not in C{zs}: convert to a skiplist first if it no longer fits a listpack."""
+    if not zs.big:
+        if (len(zs.scores) + 1 > config.zset_max_listpack_entries
+                or len(member) > config.zset_max_listpack_value):
+            zs.big = True
+        else:
+            score += 0.0  # a listpack stores -0 as 0
+    zs.scores[member] = score
+    zs.order.add((score, member))
+
+
 def store_result(client, key, zs):
     """Store C{zs} at C{key} for a *STORE command: an empty result deletes the key.
 
@@ -533,15 +545,8 @@ def zadd_generic(client, key, args, incr=False):
                 order.add((score, member))
                 updated += 1
         elif not xx:
-            if not zs.big:
-                if (len(zscores) + 1 > config.zset_max_listpack_entries
-                        or len(member) > config.zset_max_listpack_value):
-                    zs.big = True
             newscore = score
-            if not zs.big:
-                score += 0.0
-            zscores[member] = score
-            order.add((score, member))
+            _insert_new(zs, member, score, config)
             added += 1
             processed += 1
     if created:
@@ -725,9 +730,11 @@ def zrange_generic(client, key, lo, hi, opts, rangetype=None, reverse=None, dst=
             if end >= size:
                 end = size - 1
             if reverse:
-                entries = zs.pairs(size - 1 - end, size - start, True)
+                entries = list(zs.pairs(size - 1 - end, size - start, True))
             else:
-                entries = zs.pairs(start, end + 1)
+                entries = list(zs.pairs(start, end + 1))
+    elif rangetype is LEX and not zs.big and zs.order[0][0] != zs.order[-1][0]:
+        entries = _listpack_lex_walk(zs, spec, reverse, offset, limit)
     else:
         if rangetype is SCORE:
             first, stop = zs.score_range(*spec)
@@ -746,14 +753,58 @@ def zrange_generic(client, key, lo, hi, opts, rangetype=None, reverse=None, dst=
             else:
                 entries = zs.pairs(first + offset, first + offset + count)
     if dst is not None:
-        result = ZSet()
-        for score, member in entries:
-            result.add(member, score)
-        store_result(client, dst, result)
-        return len(result)
+        return _store_range(client, dst, entries, rangetype is RANK and len(entries) or -1)
     if withscores:
         return _with_scores(entries, client.resp)
     return [member for score, member in entries]
+
+
+def _listpack_lex_walk(zs, spec, reverse, offset, limit):
+    """A lex range with LIMIT over members of several scores, walked as Redis walks a listpack.
+
+    The offset skips members whether or not they are in range, and the
+    walk then stops at the first member past the far bound: with members
+    out of byte order this differs from slicing a contiguous segment.
+    """
+    order = zs.order
+    n = len(order)
+    lo, hi = zs.lex_range(spec, reverse)
+    if lo == hi or offset < 0:
+        return []
+    gte, lte = _lex_gte_min, _lex_lte_max
+    out = []
+    if reverse:
+        i = hi - 1 - offset
+        while i >= 0 and limit != 0 and gte(order[i][1], spec):
+            out.append(order[i])
+            i -= 1
+            limit -= 1
+    else:
+        i = lo + offset
+        while i < n and limit != 0 and lte(order[i][1], spec):
+            out.append(order[i])
+            i += 1
+            limit -= 1
+    return out
+
+
+def _store_range(client, dst, entries, length):
+    """ZRANGESTORE's result handler: build dst as Redis does, member by member in reply order.
+
+    Redis creates a skiplist up front when the rank range's C{length} is
+    over the listpack limit (-1: unknown, for score and lex ranges), else a
+    listpack that converts as members arrive; members stored while it is a
+    listpack have -0 read back as 0.
+    """
+    config = client.server.config
+    result = ZSet(big=length > config.zset_max_listpack_entries)
+    for score, member in entries:
+        _insert_new(result, member, score, config)
+    if not result:
+        client.db.delete(dst)
+        return 0
+    client.db.set(dst, result)
+    return len(result)
 
 
 @command("zrange")

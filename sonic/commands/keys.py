@@ -107,6 +107,10 @@ def _place(db, key, value, deadline):
     """
     sh = db.shard(key)
     db.set_raw(key, value)
+    # set_raw signals only new keys; a key replaced by one of the type its
+    # waiters need serves them too (Redis signals on every overwrite).
+    if db.blocking and key in db.blocking:
+        db.store.signal_ready(db, key)
     if deadline is not None:
         sh.expires[key] = deadline
         expiry.schedule(db.store, sh, key, deadline)

@@ -559,6 +559,13 @@ BLOCKING_SCENARIOS = {
     "push-and-delete-in-multi": ([("BLPOP", "k", "0")],
                                  [("MULTI",), ("RPUSH", "k", "y"), ("DEL", "k"), ("EXEC",), ("RPUSH", "k", "q")]),
     "rename-into-key": ([("BLPOP", "k", "0")], [("RPUSH", "tmp", "v"), ("RENAME", "tmp", "k")]),
+    # The waiter blocked on a missing key that later holds a string: a list
+    # RENAMEd (or COPY REPLACEd) over that string serves it.
+    "rename-over-string": ([("BLPOP", "k", "0")],
+                           [("SET", "k", "s"), ("RPUSH", "tmp", "v"), ("RENAME", "tmp", "k")]),
+    "copy-replace-over-string": ([("BLPOP", "k", "0")],
+                                 [("SET", "k", "s"), ("RPUSH", "tmp", "v"), ("COPY", "tmp", "k", "REPLACE"),
+                                  ("LRANGE", "tmp", "0", "-1")]),
     "lmove-onto-waited-key": ([("BLPOP", "dst", "0")], [("RPUSH", "src", "a"), ("LMOVE", "src", "dst", "LEFT", "LEFT")]),
     "unblock-timeout": ([("BLPOP", "k", "0"), ("BLMOVE", "k", "d", "LEFT", "LEFT", "0")],
                         [("CLIENT", "UNBLOCK", Waiter(0)), ("CLIENT", "UNBLOCK", Waiter(1), "TIMEOUT"),

@@ -28,7 +28,6 @@ import math
 import random
 import re
 import sys
-from itertools import islice
 
 from sortedcontainers import SortedList
 

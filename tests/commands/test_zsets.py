@@ -62,6 +62,15 @@ def test_zadd_negative_zero(parity):
            ("ZRANGESTORE", "d", "s", "0", "1"), ("ZRANGE", "d", "0", "-1", "WITHSCORES"))
 
 
+def test_zrangestore_negative_zero_follows_insertion_order(parity):
+    """ZRANGESTORE keeps -0 only for members stored after its result became a skiplist, as Redis does."""
+    parity(("ZADD", "s", "1", LONG, "-2", "a"), ("ZADD", "s", "-0", ""), ("ZSCORE", "s", ""),
+           ("ZRANGESTORE", "d", "s", "-inf", "+inf", "BYSCORE"), ("ZSCORE", "d", ""), ("OBJECT", "ENCODING", "d"),
+           ("ZRANGESTORE", "d", "s", "+inf", "-inf", "BYSCORE", "REV"), ("ZSCORE", "d", ""),
+           ("ZRANGESTORE", "d", "s", "0", "-1", "REV"), ("ZSCORE", "d", ""),
+           ("ZRANGESTORE", "d", "s", "0", "1"), ("ZSCORE", "d", ""), ("OBJECT", "ENCODING", "d"))
+
+
 def test_zadd_options(parity):
     """NX, XX, GT, LT and CH: what each adds, updates and counts."""
     parity(("ZADD", "z", "1", "a", "2", "b"),
@@ -261,10 +270,12 @@ def test_score_bounds_parsing(parity):
     """Range bounds use strtod: leading spaces, empty (0), hex, overflow ok; trailing junk, NaN, '+' refused."""
     parity(FIVE, ("ZRANGEBYSCORE", "z", "", "3"), ("ZRANGEBYSCORE", "z", "(", "3"),
            ("ZRANGEBYSCORE", "z", " 1", "3"), ("ZRANGEBYSCORE", "z", "1 ", "3"), ("ZRANGEBYSCORE", "z", "   ", "3"),
-           ("ZRANGEBYSCORE", "z", "+", "3"), ("ZRANGEBYSCORE", "z", "1e400", "3"), ("ZRANGEBYSCORE", "z", "-1e400", "3"),
-           ("ZRANGEBYSCORE", "z", "nan", "3"), ("ZRANGEBYSCORE", "z", "(nan", "3"), ("ZRANGEBYSCORE", "z", "0x1", "0x3"),
+           ("ZRANGEBYSCORE", "z", "+", "3"), ("ZRANGEBYSCORE", "z", "1e400", "3"),
+           ("ZRANGEBYSCORE", "z", "-1e400", "3"), ("ZRANGEBYSCORE", "z", "nan", "3"),
+           ("ZRANGEBYSCORE", "z", "(nan", "3"), ("ZRANGEBYSCORE", "z", "0x1", "0x3"),
            ("ZRANGEBYSCORE", "z", "1", "abc"), ("ZRANGEBYSCORE", "z", "1e", "3"), ("ZRANGEBYSCORE", "z", "1.", "3"),
-           ("ZRANGEBYSCORE", "z", ".5", "3"), ("ZRANGEBYSCORE", "z", "-infinity", "3"), ("ZRANGEBYSCORE", "z", "((1", "3"),
+           ("ZRANGEBYSCORE", "z", ".5", "3"), ("ZRANGEBYSCORE", "z", "-infinity", "3"),
+           ("ZRANGEBYSCORE", "z", "((1", "3"),
            ("ZRANGEBYSCORE", "z", "[1", "3"), ("ZRANGEBYSCORE", "z", "1", b"3\x00junk"),
            ("ZRANGEBYSCORE", "z", "0x1p1", "0X1.8P1"), ("ZRANGEBYSCORE", "z", "0x", "3"),
            ("ZRANGEBYSCORE", "z", "infin", "3"), ("ZRANGEBYSCORE", "z", "1e-400", "(1e-400"),
@@ -748,7 +759,8 @@ def _random_command(rnd, key):
     if c == 11:
         return [b"ZREMRANGEBYRANK", key, idx(), idx()]
     if c == 12:
-        return [rnd.choice([b"ZPOPMIN", b"ZPOPMAX"]), key] + ([str(rnd.randint(0, 3)).encode()] if rnd.random() < .5 else [])
+        count = [str(rnd.randint(0, 3)).encode()] if rnd.random() < .5 else []
+        return [rnd.choice([b"ZPOPMIN", b"ZPOPMAX"]), key] + count
     if c == 13:
         return [b"ZMPOP", b"2", key, rnd.choice([b"k1", b"k2"]), rnd.choice([b"MIN", b"MAX"]), b"COUNT", b"2"]
     if c == 14:

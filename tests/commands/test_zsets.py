@@ -413,7 +413,8 @@ def test_zpop_errors(parity):
     """Count must be a non-negative integer; a third word is a syntax error; WRONGTYPE even with count 0."""
     parity(FIVE, ("SET", "s", "x"), ("ZPOPMIN", "z", "-1"), ("ZPOPMIN", "z", "abc"), ("ZPOPMIN", "z", "+1"),
            ("ZPOPMIN", "z", "1", "2"), ("ZPOPMIN", "nokey", "-1"), ("ZPOPMIN", "s"), ("ZPOPMIN", "s", "0"),
-           ("ZPOPMIN", "s", "-1"), ("ZPOPMAX", "s", "1"), ("ZPOPMIN",), ("ZCARD", "z"))
+           ("ZPOPMIN", "s", "-1"), ("ZPOPMAX", "s", "1"), ("ZPOPMIN",), ("ZPOPMIN", "z", "-0"),
+           ("ZPOPMIN", "z", " 1"), ("ZRANGE", "z", "-0", "1"), ("ZRANDMEMBER", "z", "-0"), ("ZCARD", "z"))
 
 
 def test_zmpop(parity):

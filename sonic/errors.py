@@ -137,3 +137,18 @@ HASH_NOT_FLOAT = "ERR hash value is not a float"
 NAN_OR_INFINITY = "ERR value is NaN or Infinity"
 VALUE_OUT_OF_RANGE = "ERR value is out of range"
 SORT_NOT_DOUBLE = "ERR One or more scores can't be converted into double"
+
+# Lists (t_list.c)
+COUNT_NEGATIVE = "ERR COUNT can't be negative"
+MAXLEN_NEGATIVE = "ERR MAXLEN can't be negative"
+COUNT_NOT_POSITIVE = "ERR count should be greater than 0"
+
+# Sorted sets (t_zset.c)
+ZADD_NX_XX = "ERR XX and NX options at the same time are not compatible"
+ZADD_GT_LT_NX = "ERR GT, LT, and/or NX options at the same time are not compatible"
+ZADD_INCR_PAIR = "ERR INCR option supports a single increment-element pair"
+SCORE_NAN = "ERR resulting score is not a number (NaN)"
+MINMAX_NOT_FLOAT = "ERR min or max is not a float"
+MINMAX_NOT_LEX = "ERR min or max not valid string range item"
+LIMIT_ONLY_BY = "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+WITHSCORES_BYLEX = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"

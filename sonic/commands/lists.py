@@ -55,10 +55,6 @@ __all__ = ["List"]
 # t_list.c's own error texts.
 RANK_ZERO = ("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
              "or use negative to start from the end of the list")
-COUNT_NEGATIVE = "ERR COUNT can't be negative"
-MAXLEN_NEGATIVE = "ERR MAXLEN can't be negative"
-NUMKEYS_NOT_POSITIVE = "ERR numkeys should be greater than 0"
-COUNT_NOT_POSITIVE = "ERR count should be greater than 0"
 
 #: Index words as they usually come (LRANGE 0 99, LINDEX -1): a dict hit is
 #: a fifth of the cost of parsing them.
@@ -359,7 +355,7 @@ def rpop(client, key, *count):
 
 def _mpop_args(args, first):
     """LMPOP/BLMPOP's arguments from C{args[first]} (numkeys): (keys, left, count)."""
-    numkeys = _in_range(args[first], 1, NUMKEYS_NOT_POSITIVE)
+    numkeys = _in_range(args[first], 1, errors.NUMKEYS_NOT_POSITIVE)
     where_at = first + 1 + numkeys
     if where_at >= len(args):
         raise CommandError(errors.SYNTAX)
@@ -369,7 +365,7 @@ def _mpop_args(args, first):
     n = len(args)
     while i < n:
         if count == -1 and i + 1 < n and _word(args[i]) == b"count":
-            count = _in_range(args[i + 1], 1, COUNT_NOT_POSITIVE)
+            count = _in_range(args[i + 1], 1, errors.COUNT_NOT_POSITIVE)
             i += 2
         else:
             raise CommandError(errors.SYNTAX)
@@ -522,9 +518,9 @@ def lpos(client, key, element, *opts):
             if rank == 0:
                 raise CommandError(RANK_ZERO)
         elif opt == b"count":
-            count = _in_range(arg, 0, COUNT_NEGATIVE)
+            count = _in_range(arg, 0, errors.COUNT_NEGATIVE)
         elif opt == b"maxlen":
-            maxlen = _in_range(arg, 0, MAXLEN_NEGATIVE)
+            maxlen = _in_range(arg, 0, errors.MAXLEN_NEGATIVE)
         else:
             raise CommandError(errors.SYNTAX)
         i += 2

@@ -53,18 +53,7 @@ LONG_MAX = (1 << 63) - 1
 #: reply could not be built in memory, as SRANDMEMBER and HRANDFIELD do.
 MAX_RANDOM_REPLY = 1 << 24
 
-# Error replies of t_zset.c (the shared ones live in sonic.errors).
-ERR_NX_XX = "ERR XX and NX options at the same time are not compatible"
-ERR_GT_LT_NX = "ERR GT, LT, and/or NX options at the same time are not compatible"
-ERR_INCR_PAIR = "ERR INCR option supports a single increment-element pair"
-ERR_NAN = "ERR resulting score is not a number (NaN)"
-ERR_MINMAX_FLOAT = "ERR min or max is not a float"
-ERR_MINMAX_LEX = "ERR min or max not valid string range item"
-ERR_LIMIT_RANK = "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
-ERR_WITHSCORES_LEX = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
-ERR_COUNT_POSITIVE = "ERR count should be greater than 0"
-ERR_NUMKEYS = "ERR numkeys should be greater than 0"
-ERR_OUT_OF_RANGE = "ERR value is out of range"
+# t_zset.c's own error texts (the others live in sonic.errors).
 ERR_LONG_RANGE = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
 
 
@@ -368,7 +357,7 @@ def parse_range(lo, hi):
         ex = word[:1] == b"("
         v = _strtod_whole(word[1:] if ex else word)
         if v is None:
-            raise CommandError(ERR_MINMAX_FLOAT)
+            raise CommandError(errors.MINMAX_NOT_FLOAT)
         bounds.append(v)
         bounds.append(ex)
     return tuple(bounds)
@@ -392,7 +381,7 @@ def parse_lex_range(lo, hi):
     a = _parse_lex_item(lo)
     b = _parse_lex_item(hi)
     if a is None or b is None:
-        raise CommandError(ERR_MINMAX_LEX)
+        raise CommandError(errors.MINMAX_NOT_LEX)
     return a[0], a[1], b[0], b[1]
 
 
@@ -500,11 +489,11 @@ def zadd_generic(client, key, args, incr=False):
     if words % 2 or not words:
         raise CommandError(errors.SYNTAX)
     if nx and xx:
-        raise CommandError(ERR_NX_XX)
+        raise CommandError(errors.ZADD_NX_XX)
     if (gt and nx) or (lt and nx) or (gt and lt):
-        raise CommandError(ERR_GT_LT_NX)
+        raise CommandError(errors.ZADD_GT_LT_NX)
     if incr and words > 2:
-        raise CommandError(ERR_INCR_PAIR)
+        raise CommandError(errors.ZADD_INCR_PAIR)
     scores = [parse_score(args[j]) for j in range(i, n, 2)]
     db = client.db
     zs = write_lookup(db, key, ZSet)
@@ -531,7 +520,7 @@ def zadd_generic(client, key, args, incr=False):
                 if score != score:
                     if added or updated:
                         db.modified(key)
-                    raise CommandError(ERR_NAN)
+                    raise CommandError(errors.SCORE_NAN)
             if (lt and score >= cur) or (gt and score <= cur):
                 continue
             newscore = score
@@ -697,9 +686,9 @@ def zrange_generic(client, key, lo, hi, opts, rangetype=None, reverse=None, dst=
     if rangetype is None:
         rangetype = RANK
     if limit != -1 and rangetype is RANK:
-        raise CommandError(ERR_LIMIT_RANK)
+        raise CommandError(errors.LIMIT_ONLY_BY)
     if withscores and rangetype is LEX:
-        raise CommandError(ERR_WITHSCORES_LEX)
+        raise CommandError(errors.WITHSCORES_BYLEX)
     if reverse and rangetype is not RANK:
         lo, hi = hi, lo  # given as max, min
     if rangetype is RANK:
@@ -990,7 +979,7 @@ def zpopmax(client, key, *args):
 
 def _parse_mpop(args):
     """zmpopGenericCommand's words after the timeout: (keys, maximum, count)."""
-    numkeys = _positive_count(args[0], ERR_NUMKEYS)
+    numkeys = _positive_count(args[0], errors.NUMKEYS_NOT_POSITIVE)
     where_idx = numkeys + 1
     if where_idx >= len(args):
         raise CommandError(errors.SYNTAX)
@@ -1006,7 +995,7 @@ def _parse_mpop(args):
     n = len(args)
     while j < n:
         if count is None and args[j].upper() == b"COUNT" and j + 1 < n:
-            count = _positive_count(args[j + 1], ERR_COUNT_POSITIVE)
+            count = _positive_count(args[j + 1], errors.COUNT_NOT_POSITIVE)
             j += 2
         else:
             raise CommandError(errors.SYNTAX)
@@ -1086,7 +1075,7 @@ def zrandmember(client, key, *args):
     if len(args) == 2:
         withscores = True
         if count < -(LONG_MAX // 2) or count > LONG_MAX // 2:
-            raise CommandError(ERR_OUT_OF_RANGE)
+            raise CommandError(errors.VALUE_OUT_OF_RANGE)
     zs = read(client, key, ZSet)
     if zs is None or count == 0:
         return []

@@ -255,6 +255,16 @@ class Config(object):
         object.__setattr__(self, "config_file", None)
         for key, value in overrides.items():
             values[key.replace("_", "-")] = value
+        for name, value in values.items():
+            self._mirror(name, value)
+
+    def _mirror(self, name, value):
+        """Keep C{value} as a plain attribute too: handlers read settings per
+        command (C{config.hash_max_listpack_value}), and a normal attribute
+        costs a small fraction of a L{__getattr__} call."""
+        attr = name.replace("-", "_")
+        if not hasattr(type(self), attr):
+            self.__dict__[attr] = value
 
     def __getattr__(self, attr):
         try:
@@ -278,6 +288,7 @@ class Config(object):
         """Store a validated value and run the directive's change hooks."""
         name = DIRECTIVES[name].name
         self._values[name] = value
+        self._mirror(name, value)
         for hook in self._hooks.get(name, ()):
             hook(value)
 

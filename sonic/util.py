@@ -337,6 +337,8 @@ def string2d(s):
     n = len(s)
     if n == 0:
         return None
+    if n < 300 and s.isdigit():
+        return float(s)  # the common case (ZADD 1 m): plain digits, exact rounding
     if _DECIMAL.match(s) is not None:
         value = float(s)  # the syntax is checked; Python's float() rounds correctly
         if value in (_INF, -_INF):

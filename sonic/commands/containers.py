@@ -7,6 +7,7 @@
  - Compression of large members at rest (lists and hash values), with the
    same settings as string values: L{pack} and L{unpack}.
  - HSCAN, SSCAN and ZSCAN's cursor walk (L{scan_container}).
+ - The limit on random replies with repetitions (L{check_random_count}).
 """
 
 from array import array
@@ -19,7 +20,20 @@ from sonic.errors import CommandError
 from sonic.glob import compile_pattern
 from sonic.store.compression import Compressed
 
-__all__ = ["read", "write_lookup", "drop_if_empty", "pack", "unpack", "scan_container"]
+__all__ = ["read", "write_lookup", "drop_if_empty", "pack", "unpack", "scan_container",
+           "check_random_count", "MAX_RANDOM_REPLY"]
+
+#: The most members SRANDMEMBER, HRANDFIELD and ZRANDMEMBER answer with a
+#: negative count (repetitions allowed).  Redis builds any such reply, and an
+#: absurd count never finishes there; sonic refuses counts whose reply could
+#: not be built in memory.
+MAX_RANDOM_REPLY = 1 << 24
+
+
+def check_random_count(n):
+    """Refuse a reply of C{n} random members with repetitions past L{MAX_RANDOM_REPLY}."""
+    if n > MAX_RANDOM_REPLY:
+        raise CommandError(errors.RANDOM_COUNT_TOO_BIG % MAX_RANDOM_REPLY)
 
 
 def read(client, key, pytype):

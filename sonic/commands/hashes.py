@@ -42,7 +42,7 @@ import sys
 from itertools import islice
 
 from sonic import errors
-from sonic.commands.containers import drop_if_empty, read, scan_container, write_lookup
+from sonic.commands.containers import check_random_count, drop_if_empty, read, scan_container, write_lookup
 from sonic.commands.keys import _parse_cursor
 from sonic.errors import CommandError
 from sonic.registry import command
@@ -59,11 +59,6 @@ _SMALL = 64
 
 #: HRANDFIELD's CASE 3 threshold (Redis' HRANDFIELD_SUB_STRATEGY_MUL).
 _SUB_STRATEGY_MUL = 3
-
-#: The most fields HRANDFIELD with a negative count answers.  Redis builds
-#: any reply (an absurd count never ends there); sonic refuses counts whose
-#: reply could not be built in memory (as SRANDMEMBER does).
-MAX_RANDOM_REPLY = 1 << 24
 
 #: HRANDFIELD's count range: -LONG_MAX..LONG_MAX, halved with WITHVALUES.
 _LONG_MAX = LLONG_MAX
@@ -517,8 +512,7 @@ def hrandfield(client, key, *args):
     if count < 0 or count == 1:
         # CASE 1: -count fields, repetitions allowed (also a single field).
         count = -count if count < 0 else 1
-        if count > MAX_RANDOM_REPLY:
-            raise CommandError(errors.RANDOM_COUNT_TOO_BIG % MAX_RANDOM_REPLY)
+        check_random_count(count)
         if size <= _SMALL:
             fields = random.choices(list(h), k=count)
         else:

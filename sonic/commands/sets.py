@@ -32,7 +32,7 @@ import sys
 from itertools import islice
 
 from sonic import errors
-from sonic.commands.containers import drop_if_empty, read, scan_container, write_lookup
+from sonic.commands.containers import check_random_count, drop_if_empty, read, scan_container, write_lookup
 from sonic.commands.keys import _parse_cursor
 from sonic.errors import CommandError
 from sonic.registry import command
@@ -48,11 +48,6 @@ _SMALL = 64
 
 #: SPOP's "keep the few remaining members" path, as Redis' SPOP_MOVE_STRATEGY_MUL.
 _SPOP_MOVE_STRATEGY_MUL = 5
-
-#: The most members SRANDMEMBER with a negative count answers.  Redis builds
-#: any reply (an absurd count never ends there); sonic refuses counts whose
-#: reply could not be built in memory.
-MAX_RANDOM_REPLY = 1 << 24
 
 
 def is_intset_member(member):
@@ -367,8 +362,7 @@ def _srandmember_count(client, key, word):
     size = len(s)
     if count < 0:
         count = -count
-        if count > MAX_RANDOM_REPLY:
-            raise CommandError(errors.RANDOM_COUNT_TOO_BIG % MAX_RANDOM_REPLY)
+        check_random_count(count)
         if size <= _SMALL:
             return random.choices(tuple(s), k=count)
         pick = s.random_member

@@ -34,7 +34,7 @@ from sortedcontainers import SortedList
 from sonic import errors
 from sonic.blocking import NOT_SERVED, can_block, parse_timeout
 from sonic.commands.args import to_int
-from sonic.commands.containers import drop_if_empty, read, scan_container, write_lookup
+from sonic.commands.containers import check_random_count, drop_if_empty, read, scan_container, write_lookup
 from sonic.commands.keys import _parse_cursor
 from sonic.errors import CommandError
 from sonic.registry import command
@@ -47,11 +47,6 @@ __all__ = ["ZSet", "parse_score", "parse_range", "parse_lex_range", "store_resul
 
 _INF = float("inf")
 LONG_MAX = (1 << 63) - 1
-
-#: The most members ZRANDMEMBER with a negative count answers.  Redis builds
-#: any reply (an absurd count never ends there); sonic refuses counts whose
-#: reply could not be built in memory, as SRANDMEMBER and HRANDFIELD do.
-MAX_RANDOM_REPLY = 1 << 24
 
 # t_zset.c's own error texts (the others live in sonic.errors).
 ERR_LONG_RANGE = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
@@ -1084,8 +1079,7 @@ def zrandmember(client, key, *args):
     if count < 0 or count == 1:
         # With repetitions, in random order (Redis' case 1).
         n = -count if count < 0 else 1
-        if n > MAX_RANDOM_REPLY:
-            raise CommandError(errors.RANDOM_COUNT_TOO_BIG % MAX_RANDOM_REPLY)
+        check_random_count(n)
         if size <= 1024:
             entries = random.choices(list(order), k=n)
         else:

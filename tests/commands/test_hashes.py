@@ -16,7 +16,8 @@ import time
 
 import pytest
 
-from sonic.commands.hashes import Hash, MAX_RANDOM_REPLY
+from sonic.commands.containers import MAX_RANDOM_REPLY
+from sonic.commands.hashes import Hash
 from sonic.resp import NULL_ARRAY, PONG, Error
 from sonic.store.compression import Compressed
 from sonic.util import format_ld, string2ld

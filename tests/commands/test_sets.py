@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sonic.commands.containers import MAX_RANDOM_REPLY
 from sonic.commands import sets
 from sonic.commands.sets import Set
 from sonic.resp import NULL_ARRAY, Error, RSet
@@ -453,7 +454,7 @@ def test_srandmember_huge_negative_count_refused():
     server = make_server()
     client = Client(server)
     call(client, "SADD", "s", "a")
-    result = call(client, "SRANDMEMBER", "s", str(-(sets.MAX_RANDOM_REPLY + 1)))
+    result = call(client, "SRANDMEMBER", "s", str(-(MAX_RANDOM_REPLY + 1)))
     assert isinstance(result, Error) and "out of range" in result.message
     assert len(call(client, "SRANDMEMBER", "s", "-1000")) == 1000
 

@@ -34,6 +34,9 @@ setup(
         "Twisted>=24.3",
         "hiredis>=3.0",
         "sortedcontainers>=2.4",
+        # RDB: CRC-64/Jones at GB/s and liblzf (sonic.rdb.format).
+        "anycrc>=2.0",
+        "python-lzf>=0.2.4",
     ],
     extras_require={
         "test": [

@@ -139,7 +139,8 @@ def execute(client, argv):
     """
     spec = TABLE.get(argv[0])
     if (spec is None or spec.subcommands or client.multi is not None
-            or not client.authenticated or (spec.write and client.server.guard_writes)):
+            or not client.authenticated
+            or (client.server.guard_writes and (spec.write or client.server.gate_all))):
         return _execute_checked(client, argv)
     arity = spec.arity
     argc = len(argv)
@@ -164,10 +165,10 @@ def _execute_checked(client, argv):
             if spec.no_multi:
                 raise CommandError(errors.NOT_IN_MULTI)
             if spec.fullname not in MULTI_IMMEDIATE:
-                check_state(server, spec)
+                check_state(server, spec, client)
                 client.multi.append((spec, argv))
                 return QUEUED
-        check_state(server, spec)
+        check_state(server, spec, client)
     except CommandError as e:
         if client.multi is not None:
             client.multi_error = True
@@ -190,14 +191,24 @@ def _exec_rejected(client, error):
     return CommandError("EXECABORT Transaction discarded because of: " + message)
 
 
-def check_state(server, spec):
-    """Refusals that depend on the server's state: read-only replica, OOM."""
-    if not server.guard_writes:
+def check_state(server, spec, client=None):
+    """Refusals that depend on the server's state: read-only replica, OOM, stale replica, loading.
+
+    The replication link's own client (flagged "M") is never refused: it
+    applies the master's stream.
+    """
+    if not server.guard_writes or (client is not None and client.flags == "M"):
         return
     if spec.write and server.replica_read_only and server.master_host is not None:
         raise CommandError(errors.READONLY)
     if spec.denyoom and server.over_maxmemory():
         raise CommandError(errors.OOM)
+    if server.gate_all:
+        # Redis checks the stale link after READONLY, and loading after that.
+        if server.stale_refused and not spec.stale_ok:
+            raise CommandError(errors.MASTERDOWN)
+        if server.loading and not spec.loading_ok:
+            raise CommandError(errors.LOADING)
 
 
 def call(client, spec, argv):

@@ -152,3 +152,8 @@ MINMAX_NOT_FLOAT = "ERR min or max is not a float"
 MINMAX_NOT_LEX = "ERR min or max not valid string range item"
 LIMIT_ONLY_BY = "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
 WITHSCORES_BYLEX = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
+
+# Replication, replica side (replication.c)
+LOADING = "LOADING Redis is loading the dataset in memory"
+MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+INVALID_MASTER_PORT = "ERR Invalid master port"

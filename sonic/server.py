@@ -59,6 +59,14 @@ class Server(object):
         #: True while writes need checking before they run (a replica, or a
         #: maxmemory limit): keeps those checks off the common path.
         self.guard_writes = bool(config.maxmemory)
+        #: While loading a dataset (-LOADING) or, on a replica whose link is
+        #: down with replica-serve-stale-data no, refusing commands
+        #: (-MASTERDOWN); gate_all sends every command through the checks.
+        self.loading = False
+        self.stale_refused = False
+        self.gate_all = False
+        #: The sonic.replication.replica.ReplicaService while REPLICAOF is set.
+        self.replica_link = None
         self.replica_read_only = config.replica_read_only
         self.tcp_port = config.port
         self.shutdown = None
@@ -92,7 +100,9 @@ class Server(object):
 
     def update_guards(self):
         """Recompute L{guard_writes} after a change of role or of maxmemory."""
-        self.guard_writes = bool(self.config.maxmemory) or self.master_host is not None
+        self.gate_all = self.loading or self.stale_refused
+        self.guard_writes = (bool(self.config.maxmemory) or self.master_host is not None
+                             or self.gate_all)
 
     def next_client_id(self):
         """A new client id (monotonic, from 1, as in Redis)."""

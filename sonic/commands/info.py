@@ -276,19 +276,8 @@ def _replication(server):
     replid = getattr(server, "replid", None) or server.run_id
     offset = getattr(server, "repl_offset", 0)
     if server.master_host is not None:
-        head = [
-            ("role", "slave"),
-            ("master_host", server.master_host),
-            ("master_port", server.master_port),
-            ("master_link_status", getattr(server, "master_link_status", "down")),
-            ("master_last_io_seconds_ago", -1),
-            ("master_sync_in_progress", 0),
-            ("slave_read_repl_offset", offset),
-            ("slave_repl_offset", offset),
-            ("slave_priority", server.config.replica_priority),
-            ("slave_read_only", 1 if server.config.replica_read_only else 0),
-            ("replica_announced", 1),
-        ]
+        from sonic.replication.replica import info_fields
+        head = info_fields(server)
     else:
         head = [("role", "master")]
     return head + [

@@ -130,7 +130,9 @@ class Database(object):
             deadline = sh.expires.get(key)
             if deadline is not None and deadline < self.store.now:
                 if self.store.replica:
-                    return None
+                    # Hidden from clients; the master's own commands still
+                    # see it (Redis' expireIfNeeded for the master client).
+                    return value if self.store.applying_master else None
                 self.store.expire_key(sh, key)
                 return None
         return value
@@ -385,6 +387,7 @@ class ShardedStore(Service):
         self._run_in_thread = run_in_thread
         self.now = int(clock.seconds() * 1000)
         self.replica = False
+        self.applying_master = False
         self.active_expire = True
         self.expire_hooks = []
         self.dirty = 0

@@ -1,0 +1,396 @@
+"""The replica side of replication: handshake, payload, stream, ACKs, resync, REPLICAOF."""
+
+import io
+
+import pytest
+from twisted.internet import defer
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+
+from sonic.rdb import Entry
+from sonic.rdb.writer import RdbWriter
+from sonic.replication.replica import become_master, become_replica
+from sonic.resp import Error, Status
+from tests.helpers import Client, call, make_server, run_sync
+
+REPLID = b"a" * 40
+REPLID2 = b"b" * 40
+
+
+def cmd(*words):
+    """A command as the master streams it."""
+    out = [b"*%d\r\n" % len(words)]
+    for w in words:
+        w = w if isinstance(w, bytes) else str(w).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(w), w))
+    return b"".join(out)
+
+
+def rdb(entries):
+    """An RDB payload holding C{entries} (db 0)."""
+    f = io.BytesIO()
+    w = RdbWriter(f)
+    w.header()
+    w.aux("redis-ver", "7.0.15")
+    by_db = {}
+    for e in entries:
+        by_db.setdefault(e.db, []).append(e)
+    for db, es in sorted(by_db.items()):
+        w.select_db(db, len(es), sum(1 for e in es if e.expire_ms))
+        for e in es:
+            w.entry(e)
+    w.finish()
+    return f.getvalue()
+
+
+def simple_load(server, entries, now_ms):
+    """Stand-in for sonic.rdb.keyspace.load_entries: strings only, replacing everything."""
+    server.store.flushall()
+    for e in entries:
+        server.store.dbs[e.db].set(e.key, e.value, deadline=e.expire_ms)
+
+
+class Link(object):
+    """A replica server with its link factory and one connection over a StringTransport."""
+
+    def __init__(self, **config):
+        self.server = make_server(**config)
+        self.server.tcp_port = 7777
+        self.factory = become_replica(self.server, "master.example", 6379, clock=self.server.clock,
+                                      run_in_thread=run_sync, start=False)
+        try:
+            from sonic.rdb import keyspace  # noqa: F401
+        except ImportError:
+            self.factory.load = simple_load
+        self.connect()
+
+    def connect(self):
+        self.proto = self.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 6379))
+        self.tr = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 6379))
+        self.proto.makeConnection(self.tr)
+        return self.proto
+
+    def sent(self):
+        """What the replica wrote since the last call."""
+        out = self.tr.value()
+        self.tr.clear()
+        return out
+
+    def feed(self, data, chunk=None):
+        if chunk is None:
+            self.proto.dataReceived(data)
+        else:
+            for i in range(0, len(data), chunk):
+                self.proto.dataReceived(data[i:i + chunk])
+
+    def handshake(self):
+        """Run PING .. capa; return what PSYNC the replica sent."""
+        assert self.sent() == cmd("PING")
+        self.feed(b"+PONG\r\n")
+        assert self.sent() == cmd("REPLCONF", "listening-port", "7777")
+        self.feed(b"+OK\r\n")
+        assert self.sent() == cmd("REPLCONF", "capa", "eof", "capa", "psync2")
+        self.feed(b"+OK\r\n")
+        return self.sent()
+
+    def full_sync(self, entries=(), offset=100, diskless=False, chunk=None, after=b""):
+        assert self.handshake() == cmd("PSYNC", "?", "-1")
+        payload = rdb(list(entries))
+        if diskless:
+            mark = b"x" * 40
+            body = b"$EOF:" + mark + b"\r\n" + payload + mark
+        else:
+            body = b"$%d\r\n" % len(payload) + payload
+        self.feed(b"+FULLRESYNC " + REPLID + b" %d\r\n\n\n" % offset + body + after, chunk)
+
+    def client(self):
+        return Client(self.server)
+
+
+def test_handshake_sends_each_step_after_the_previous_reply():
+    """PING, REPLCONF listening-port, REPLCONF capa and PSYNC ? -1 go out one at a time."""
+    link = Link()
+    assert link.sent() == cmd("PING")
+    assert link.factory.state == "handshake"
+    link.feed(b"+PO")
+    assert link.sent() == b""
+    link.feed(b"NG\r\n")
+    assert link.sent() == cmd("REPLCONF", "listening-port", "7777")
+    link.feed(b"-ERR unknown\r\n")  # not fatal
+    assert link.sent() == cmd("REPLCONF", "capa", "eof", "capa", "psync2")
+    link.feed(b"+OK\r\n")
+    assert link.sent() == cmd("PSYNC", "?", "-1")
+
+
+def test_auth_with_masteruser_and_masterauth():
+    """With masterauth (and masteruser) the replica AUTHs after PING, even when PING says NOAUTH."""
+    link = Link(masterauth="secret", masteruser="bob")
+    assert link.sent() == cmd("PING")
+    link.feed(b"-NOAUTH Authentication required.\r\n")
+    assert link.sent() == cmd("AUTH", "bob", "secret")
+    link.feed(b"+OK\r\n")
+    assert link.sent() == cmd("REPLCONF", "listening-port", "7777")
+
+
+def test_auth_refused_drops_the_link():
+    """A refused AUTH closes the connection (the factory retries later)."""
+    link = Link(masterauth="wrong")
+    link.sent()
+    link.feed(b"+PONG\r\n")
+    assert link.sent() == cmd("AUTH", "wrong")
+    link.feed(b"-WRONGPASS invalid username-password pair or user is disabled.\r\n")
+    assert link.tr.disconnecting
+
+
+def test_ping_error_drops_the_link():
+    """Any other error to PING ends the attempt."""
+    link = Link()
+    link.sent()
+    link.feed(b"-ERR something\r\n")
+    assert link.tr.disconnecting
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 3, 7, 64])
+@pytest.mark.parametrize("diskless", [False, True])
+def test_full_sync_payload_in_odd_chunks(chunk, diskless):
+    """The $len and $EOF payloads load however the bytes are split, and the stream after them applies."""
+    link = Link()
+    link.server.store.dbs[0].set(b"old", b"gone")
+    entries = [Entry(0, b"k%d" % i, "string", b"v%d" % i, None) for i in range(50)]
+    after = cmd("SET", "new", "1")
+    link.full_sync(entries, offset=1000, diskless=diskless, chunk=chunk, after=after)
+    c = link.client()
+    assert call(c, "GET", "k7") == b"v7"
+    assert call(c, "GET", "old") is None
+    assert call(c, "GET", "new") == b"1"
+    f = link.factory
+    assert f.replid == REPLID.decode() and link.server.replid == REPLID.decode()
+    assert f.offset == 1000 + len(after)
+    assert f.master_link_status == "up" and f.state == "connected"
+    # The first ACK goes out at once (a diskless master waits for it).
+    assert link.sent() == cmd("REPLCONF", "ACK", "1000")
+
+
+def test_stream_offset_counts_every_command_byte_for_byte():
+    """SELECT, writes and PINGs all advance the offset by their RESP size."""
+    link = Link()
+    link.full_sync(offset=5)
+    link.sent()
+    stream = cmd("PING") + cmd("SELECT", "3") + cmd("SET", "a", "x" * 300) + cmd("PING")
+    link.feed(stream, 5)
+    assert link.factory.offset == 5 + len(stream)
+    assert link.server.repl_offset == 5 + len(stream)
+    c = link.client()
+    call(c, "SELECT", "3")
+    assert call(c, "GET", "a") == b"x" * 300
+
+
+def test_getack_answers_the_offset_before_it():
+    """REPLCONF GETACK * gets REPLCONF ACK <offset of everything before the GETACK>."""
+    link = Link()
+    link.full_sync(offset=10)
+    link.sent()
+    first = cmd("SET", "a", "1")
+    getack = cmd("REPLCONF", "GETACK", "*")
+    link.feed(first + getack)
+    assert link.sent() == cmd("REPLCONF", "ACK", str(10 + len(first)))
+    assert link.factory.offset == 10 + len(first) + len(getack)
+
+
+def test_ack_every_second():
+    """Once connected, REPLCONF ACK <offset> goes out every second."""
+    link = Link()
+    link.factory.start_cron()
+    link.full_sync(offset=42)
+    link.sent()
+    link.server.clock.advance(1)
+    assert link.sent() == cmd("REPLCONF", "ACK", "42")
+    link.feed(cmd("PING"))
+    link.server.clock.advance(1)
+    assert link.sent() == cmd("REPLCONF", "ACK", str(42 + len(cmd("PING"))))
+    link.factory.stop_cron()
+
+
+def test_silent_master_times_out():
+    """No bytes from the master for repl-timeout seconds drops the link."""
+    link = Link(repl_timeout=5)
+    link.factory.start_cron()
+    link.full_sync()
+    for _ in range(5):
+        link.server.clock.advance(1)
+    assert not link.tr.disconnecting
+    link.server.clock.advance(1)
+    assert link.tr.disconnecting
+    link.factory.stop_cron()
+
+
+def test_transaction_counts_once_exec_ran():
+    """A MULTI block advances the offset only at EXEC, so a link lost inside it resumes before MULTI."""
+    link = Link()
+    link.full_sync(offset=0)
+    link.feed(cmd("MULTI") + cmd("SET", "a", "1"))
+    assert link.factory.offset == 0
+    link.feed(cmd("EXEC"))
+    assert link.factory.offset == len(cmd("MULTI") + cmd("SET", "a", "1") + cmd("EXEC"))
+    assert call(link.client(), "GET", "a") == b"1"
+
+
+def test_reconnect_asks_psync_and_continue_keeps_the_data():
+    """After a drop the replica asks PSYNC <replid> <offset+1>; +CONTINUE keeps data and database."""
+    link = Link()
+    link.full_sync([Entry(0, b"kept", "string", b"yes", None)], offset=100)
+    s1 = cmd("SELECT", "2") + cmd("SET", "a", "1")
+    link.feed(s1)
+    link.proto.connectionLost(None)
+    assert link.factory.master_link_status == "down"
+    link.connect()
+    offset = 100 + len(s1)
+    assert link.handshake() == cmd("PSYNC", REPLID, offset + 1)
+    s2 = cmd("SET", "b", "2")
+    link.feed(b"+CONTINUE\r\n" + s2)
+    assert link.factory.partial_syncs == 1 and link.factory.full_syncs == 1
+    assert link.factory.offset == offset + len(s2)
+    c = link.client()
+    assert call(c, "GET", "kept") == b"yes"
+    call(c, "SELECT", "2")
+    assert call(c, "GET", "b") == b"2"  # still in the master's selected database
+
+
+def test_continue_with_a_new_replid_replaces_it():
+    """+CONTINUE <new id> renames the history; the old id becomes replid2."""
+    link = Link()
+    link.full_sync(offset=7)
+    link.proto.connectionLost(None)
+    link.connect()
+    assert link.handshake() == cmd("PSYNC", REPLID, "8")
+    link.feed(b"+CONTINUE " + REPLID2 + b"\r\n")
+    assert link.factory.replid == REPLID2.decode()
+    assert link.server.replid == REPLID2.decode()
+    assert link.server.replid2 == REPLID.decode()
+    assert link.server.second_repl_offset == 8
+
+
+def test_loading_answers_loading_then_serves():
+    """While the payload is parsed clients get -LOADING; INFO still answers."""
+    link = Link()
+    pending = defer.Deferred()
+    link.factory.run_in_thread = lambda f, *a: pending
+    link.full_sync([Entry(0, b"k", "string", b"v", None)])
+    c = link.client()
+    assert call(c, "GET", "k") == Error("LOADING Redis is loading the dataset in memory")
+    assert isinstance(call(c, "INFO", "replication"), bytes)
+    # The thread finishes with the parsed entries: they are swapped in.
+    pending.callback([Entry(0, b"k", "string", b"v", None)])
+    assert call(c, "GET", "k") == b"v"
+
+
+def test_serve_stale_data_no_gives_masterdown_while_the_link_is_down():
+    """replica-serve-stale-data no: -MASTERDOWN until the link is up, then reads work."""
+    link = Link(replica_serve_stale_data=False)
+    c = link.client()
+    err = Error("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
+    assert call(c, "GET", "a") == err
+    assert call(c, "PING") == err
+    assert isinstance(call(c, "INFO"), bytes)
+    link.full_sync()
+    assert call(c, "GET", "a") is None
+    link.proto.connectionLost(None)
+    assert call(c, "GET", "a") == err
+    call(c, "CONFIG", "SET", "replica-serve-stale-data", "yes")
+    assert call(c, "GET", "a") is None
+
+
+def test_read_only_replica_refuses_writes_but_applies_the_master():
+    """Clients get -READONLY; the master's stream writes anyway."""
+    link = Link()
+    link.full_sync()
+    c = link.client()
+    assert call(c, "SET", "a", "1") == Error("READONLY You can't write against a read only replica.")
+    link.feed(cmd("SET", "a", "2"))
+    assert call(c, "GET", "a") == b"2"
+    call(c, "CONFIG", "SET", "replica-read-only", "no")
+    assert call(c, "SET", "a", "3") is not None and call(c, "GET", "a") == b"3"
+
+
+def test_expired_keys_are_hidden_not_deleted_until_the_master_says_so():
+    """A replica hides a key past its deadline but only the master's DEL removes it."""
+    link = Link()
+    now = int(link.server.clock.seconds() * 1000)
+    link.full_sync([Entry(0, b"t", "string", b"v", now + 1000)])
+    c = link.client()
+    assert call(c, "GET", "t") == b"v"
+    link.server.clock.advance(5)
+    assert call(c, "GET", "t") is None
+    assert call(c, "DBSIZE") == 1
+    link.feed(cmd("DEL", "t"))
+    assert call(c, "DBSIZE") == 0
+
+
+def test_master_client_is_listed_with_flag_m():
+    """CLIENT LIST shows the master link as flags=M."""
+    link = Link()
+    link.full_sync()
+    listing = call(link.client(), "CLIENT", "LIST")
+    assert b"flags=M" in listing
+
+
+def test_info_replication_fields_of_a_replica():
+    """INFO replication shows the link state, offsets and the down-since line as Redis 7.0 does."""
+    link = Link()
+    c = link.client()
+    info = call(c, "INFO", "replication").decode()
+    assert "master_host:master.example\r\nmaster_port:6379\r\nmaster_link_status:down\r\n" in info
+    assert "master_link_down_since_seconds:-1\r\n" in info
+    link.full_sync(offset=33)
+    info = call(c, "INFO", "replication").decode()
+    assert "master_link_status:up\r\nmaster_last_io_seconds_ago:0\r\nmaster_sync_in_progress:0\r\n" \
+        "slave_read_repl_offset:33\r\nslave_repl_offset:33\r\nslave_priority:100\r\n" in info
+    assert "master_link_down_since_seconds" not in info
+
+
+def test_replicaof_replies_as_redis():
+    """REPLICAOF/SLAVEOF: port errors, +OK, 'Already connected', NO ONE, inside MULTI too."""
+    server = make_server()
+    server.replica_reactor = MemoryReactorClock()
+    c = Client(server)
+    for port in ("x", "-1", "65536", "1x", "+5"):
+        assert call(c, "REPLICAOF", "h", port) == Error("ERR Invalid master port")
+    assert call(c, "REPLICAOF", "no", "two") == Error("ERR Invalid master port")
+    assert call(c, "REPLICAOF", "a") == Error("ERR wrong number of arguments for 'replicaof' command")
+    assert call(c, "REPLICAOF", "NO", "ONE") == b"OK"
+    assert call(c, "REPLICAOF", "127.0.0.1", "0") == b"OK"
+    assert server.master_host == "127.0.0.1" and server.master_port == 0
+    assert server.replica_reactor.tcpClients[0][:2] == ("127.0.0.1", 0)
+    reply = call(c, "SLAVEOF", "127.0.0.1", "0")
+    assert reply == Status(b"OK Already connected to specified master") and isinstance(reply, Status)
+    assert call(c, "MULTI") == b"OK"
+    assert call(c, "REPLICAOF", "no", "one") == b"QUEUED"
+    assert call(c, "EXEC") == [b"OK"]
+    assert server.master_host is None
+
+
+def test_replicaof_no_one_keeps_data_and_shifts_the_replid():
+    """Promotion keeps the keys, takes a new replid and keeps the old one as replid2."""
+    link = Link()
+    link.full_sync([Entry(0, b"k", "string", b"v", None)], offset=50)
+    link.feed(cmd("SET", "a", "1"))
+    offset = link.factory.offset
+    c = link.client()
+    assert call(c, "REPLICAOF", "NO", "ONE") == b"OK"
+    assert link.tr.disconnecting
+    s = link.server
+    assert s.master_host is None and s.replica_link is None and not s.store.replica
+    assert s.replid2 == REPLID.decode() and s.second_repl_offset == offset + 1
+    assert s.replid != REPLID.decode() and s.repl_offset == offset
+    assert call(c, "GET", "k") == b"v"
+    assert call(c, "SET", "b", "2") == b"OK"
+
+
+def test_replicaof_another_master_continues_from_our_history():
+    """Switching masters asks the new one PSYNC with the replid and offset we hold."""
+    link = Link()
+    link.full_sync(offset=20)
+    link.server.replica_reactor = MemoryReactorClock()
+    assert call(link.client(), "REPLICAOF", "other", "6380") == b"OK"
+    f = link.server.replica_link
+    assert f is not link.factory and f.replid == REPLID.decode() and f.offset == 20

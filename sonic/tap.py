@@ -411,12 +411,34 @@ def build_service(config, reactor=None, handle_signals=True):
             TCPListener(host, config.port, factory, reactor, optional,
                         config.tcp_backlog).setServiceParent(top)
 
+    if config.replicaof:
+        # --replicaof host port / the replicaof directive: the link starts
+        # with the tree (after the listeners, so listening-port is known).
+        from sonic.replication.replica import become_replica
+        host, port = _master_address(config.replicaof)
+        become_replica(server, host, port, reactor=reactor, start=False)
+        server.replica_service.setServiceParent(top)
+
     def shutdown(*args, **kwargs):
         log.info("User requested shutdown...")
         factory.close_all()
         reactor.callLater(0, _stop, reactor)
     server.shutdown = shutdown
     return top
+
+
+def _master_address(value):
+    """(host, port) of the replicaof directive's "host port" value."""
+    words = value.split()
+    try:
+        if len(words) != 2:
+            raise ValueError(value)
+        port = int(words[1])
+        if not 0 <= port <= 65535:
+            raise ValueError(value)
+    except ValueError:
+        raise StartupError("Invalid replicaof directive '%s': expected host port" % value)
+    return words[0], port
 
 
 def _stop(reactor):

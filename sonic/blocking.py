@@ -228,4 +228,8 @@ class Blocking(object):
                         continue
                     if reply is NOT_SERVED:
                         continue
+                    prop = self.server.propagator
+                    if prop is not None:
+                        # Replicas replay the pop in its non-blocking form.
+                        prop.served(waiter, key, reply)
                     self.finish(waiter, reply)

@@ -218,11 +218,20 @@ def call(client, spec, argv):
     store.snapshot()
     client.argv = argv
     client.last_cmd = spec.fullname
+    # Replication/AOF (sonic.replication.propagate): None until a replica
+    # attaches, so the common case pays this one check.
+    prop = server.propagator
+    if prop is not None:
+        dirty = prop.enter(client, spec, argv)
     start = _perf_counter()
     try:
         if spec.parent is None:
-            return spec.handler(client, *argv[1:])
-        return spec.handler(client, *argv[2:])
+            reply = spec.handler(client, *argv[1:])
+        else:
+            reply = spec.handler(client, *argv[2:])
+        if prop is not None and store.dirty - prop.nexpired != dirty:
+            prop.command(client, spec, argv, reply)
+        return reply
     except CommandError:
         spec.failed_calls += 1
         raise
@@ -234,6 +243,8 @@ def call(client, spec, argv):
         spec.calls += 1
         spec.seconds += _perf_counter() - start
         server.stat_commands += 1
+        if prop is not None:
+            prop.leave()
         # Keys that blocked clients wait for were created: serve them now,
         # after the whole command (after EXEC as a whole, not inside it).
         if store.ready_keys and client.multi is None:

@@ -67,6 +67,12 @@ class Server(object):
         self.gate_all = False
         #: The sonic.replication.replica.ReplicaService while REPLICAOF is set.
         self.replica_link = None
+        #: The sonic.replication.propagate.Propagator once a replica has
+        #: attached (the dispatcher's one check per command), else None.
+        self.propagator = None
+        #: The sonic.replication.master.ReplicationMaster once a replica
+        #: has attached (or ROLE/INFO asked), else None.
+        self.repl_master = None
         self.replica_read_only = config.replica_read_only
         self.tcp_port = config.port
         self.shutdown = None

@@ -12,9 +12,10 @@ injectable for tests) whose L{ReplicaProtocol} speaks Redis' handshake:
            C{$<len>\\r\\n<len bytes>} or diskless C{$EOF:<40-byte mark>\\r\\n...<mark>}
         -> +CONTINUE [<new replid>]: the data is kept, the stream resumes.
 
-The payload is spooled to a temporary file as it arrives, parsed off the
-reactor (C{run_in_thread}: L{sonic.rdb.reader.iter_rdb} into a list of
-entries) and swapped in at once with L{sonic.rdb.keyspace.load_entries};
+The payload is spooled to a temporary file as it arrives, then parsed and
+built into new databases off the reactor (C{run_in_thread}:
+L{sonic.rdb.reader.iter_rdb} and L{sonic.rdb.keyspace.build_keyspace}) and
+swapped in at once on the reactor (L{sonic.rdb.keyspace.install_keyspace});
 meanwhile clients get C{-LOADING}.  Then the command stream is applied
 through L{sonic.dispatch.execute} as a client flagged C{"M"} (it bypasses
 READONLY; its replies are dropped), counting the replication offset byte
@@ -73,7 +74,8 @@ from sonic.errors import CommandError, ProtocolError
 from sonic.resp import RespParser
 
 __all__ = ["ReplicaFactory", "ReplicaProtocol", "ReplicaService", "MasterClient",
-           "become_replica", "become_master", "parse_rdb_file", "load_entries"]
+           "become_replica", "become_master", "parse_rdb_file", "build_keyspace",
+           "install_keyspace", "info_fields"]
 
 log = Logger(namespace="sonic")
 
@@ -92,16 +94,27 @@ def _command(*words):
 
 
 def parse_rdb_file(f):
-    """Parse the RDB payload in C{f} (read from the start): its list of entries (runs in a thread)."""
+    """Parse the RDB payload in C{f} (read from the start): its list of entries."""
     from sonic.rdb.reader import iter_rdb
     f.seek(0)
     return list(iter_rdb(f))
 
 
-def load_entries(server, entries, now_ms):
-    """Swap C{entries} in as the whole keyspace (on the reactor)."""
+def build_keyspace(server, f, now_ms):
+    """Parse the payload in C{f} and build the new databases aside (runs in a thread).
+
+    Nothing live is touched; expired keys are kept (a replica waits for
+    its master's DELs).
+    """
     from sonic.rdb import keyspace
-    keyspace.load_entries(server, entries, now_ms)
+    return keyspace.build_keyspace(server, parse_rdb_file(f), now_ms, master=False)
+
+
+def install_keyspace(server, built):
+    """Swap the databases built by L{build_keyspace} in at once (on the reactor); the key count."""
+    from sonic.rdb import keyspace
+    keyspace.install_keyspace(server, built)
+    return built.keys
 
 
 def _default_run_in_thread(func, *args):
@@ -357,16 +370,16 @@ class ReplicaProtocol(Protocol):
         server.loading = True
         server.update_guards()
         fobj, self._file = self._file, None
-        d = f.run_in_thread(f.parse_payload, fobj)
+        d = f.run_in_thread(f.build, server, fobj, int(self.clock.seconds() * 1000))
         d.addCallback(self._loaded, fobj)
         d.addErrback(self._load_failed, fobj)
 
-    def _loaded(self, entries, fobj):
+    def _loaded(self, built, fobj):
         f = self.factory
         server = self.server
         fobj.close()
         try:
-            f.load(server, entries, int(self.clock.seconds() * 1000))
+            keys = f.install(server, built)
         except Exception:
             log.failure("Failed loading the master's payload")
             return self._load_done_badly()
@@ -384,7 +397,7 @@ class ReplicaProtocol(Protocol):
         hook = getattr(server, "repl_full_resync", None)
         if hook is not None:
             hook(f.replid, f.offset)
-        log.info("MASTER <-> REPLICA sync: Finished with success ({n} keys)", n=len(entries))
+        log.info("MASTER <-> REPLICA sync: Finished with success ({n} keys)", n=keys)
         if self._closed:
             f.link_down()
             return
@@ -549,8 +562,10 @@ class ReplicaFactory(ReconnectingClientFactory):
         if run_in_thread is None:
             run_in_thread = getattr(server.store, "_run_in_thread", None) or _default_run_in_thread
         self.run_in_thread = run_in_thread
-        self.parse_payload = parse_rdb_file
-        self.load = load_entries
+        #: (server, file, now_ms) -> built keyspace, run in a thread; then
+        #: (server, built) -> key count, on the reactor.
+        self.build = build_keyspace
+        self.install = install_keyspace
         self.connection = None
         self.state = "connect"
         self.master_link_status = "down"

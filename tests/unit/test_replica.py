@@ -8,6 +8,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 
 from sonic.rdb import Entry
+from sonic.rdb.keyspace import build_keyspace
 from sonic.rdb.writer import RdbWriter
 from sonic.replication.replica import become_master, become_replica
 from sonic.resp import Error, Status
@@ -43,13 +44,6 @@ def rdb(entries):
     return f.getvalue()
 
 
-def simple_load(server, entries, now_ms):
-    """Stand-in for sonic.rdb.keyspace.load_entries: strings only, replacing everything."""
-    server.store.flushall()
-    for e in entries:
-        server.store.dbs[e.db].set(e.key, e.value, deadline=e.expire_ms)
-
-
 class Link(object):
     """A replica server with its link factory and one connection over a StringTransport."""
 
@@ -58,10 +52,6 @@ class Link(object):
         self.server.tcp_port = 7777
         self.factory = become_replica(self.server, "master.example", 6379, clock=self.server.clock,
                                       run_in_thread=run_sync, start=False)
-        try:
-            from sonic.rdb import keyspace  # noqa: F401
-        except ImportError:
-            self.factory.load = simple_load
         self.connect()
 
     def connect(self):
@@ -279,8 +269,9 @@ def test_loading_answers_loading_then_serves():
     c = link.client()
     assert call(c, "GET", "k") == Error("LOADING Redis is loading the dataset in memory")
     assert isinstance(call(c, "INFO", "replication"), bytes)
-    # The thread finishes with the parsed entries: they are swapped in.
-    pending.callback([Entry(0, b"k", "string", b"v", None)])
+    # The thread finishes with the databases built: they are swapped in.
+    pending.callback(build_keyspace(link.server, [Entry(0, b"k", "string", b"v", None)], 0,
+                                    master=False))
     assert call(c, "GET", "k") == b"v"
 
 

@@ -231,9 +231,9 @@ def _stats(server):
         ("instantaneous_input_repl_kbps", "0.00"),
         ("instantaneous_output_repl_kbps", "0.00"),
         ("rejected_connections", server.stat_rejected_connections),
-        ("sync_full", 0),
-        ("sync_partial_ok", 0),
-        ("sync_partial_err", 0),
+        ("sync_full", getattr(server.repl_master, "sync_full", 0)),
+        ("sync_partial_ok", getattr(server.repl_master, "sync_partial_ok", 0)),
+        ("sync_partial_err", getattr(server.repl_master, "sync_partial_err", 0)),
         ("expired_keys", store.expired_keys),
         ("expired_stale_perc", "0.00"),
         ("expired_time_cap_reached_count", 0),
@@ -273,25 +273,13 @@ def _stats(server):
 
 
 def _replication(server):
-    replid = getattr(server, "replid", None) or server.run_id
-    offset = getattr(server, "repl_offset", 0)
     if server.master_host is not None:
         from sonic.replication.replica import info_fields
         head = info_fields(server)
     else:
         head = [("role", "master")]
-    return head + [
-        ("connected_slaves", 0),
-        ("master_failover_state", "no-failover"),
-        ("master_replid", replid),
-        ("master_replid2", "0" * 40),
-        ("master_repl_offset", offset),
-        ("second_repl_offset", -1),
-        ("repl_backlog_active", 0),
-        ("repl_backlog_size", server.config.repl_backlog_size),
-        ("repl_backlog_first_byte_offset", 0),
-        ("repl_backlog_histlen", 0),
-    ]
+    from sonic.replication.master import replication_info
+    return head + replication_info(server)
 
 
 def _cpu(server):

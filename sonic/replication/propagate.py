@@ -92,6 +92,9 @@ class Propagator(object):
         #: None, or C{cow(client, spec, argv)} run before each write while a
         #: snapshot is being written (L{sonic.replication.master}).
         self.cow = None
+        #: The client whose write is in the unit being built (its repl_woff
+        #: is set once the unit is out).
+        self.writer = None
         server.store.expire_hooks.append(self.expired)
 
     # -- what the dispatcher and the store call ---------------------------------
@@ -114,6 +117,7 @@ class Propagator(object):
         name = spec.fullname
         rule = _RULES.get(name)
         dbnum = client.dbnum
+        self.writer = client
         if rule is None:
             self.ops.append((dbnum, argv))
             return
@@ -180,6 +184,11 @@ class Propagator(object):
         data = b"".join(out)
         for listener in list(self.listeners):
             listener(data)
+        writer = self.writer
+        if writer is not None:
+            # WAIT waits for the replicas to reach the client's last write.
+            self.writer = None
+            writer.repl_woff = getattr(self.server, "repl_offset", 0)
 
 
 # -- rewrites -----------------------------------------------------------------------------

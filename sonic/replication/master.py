@@ -1,0 +1,647 @@
+"""sonic as a master: replicas, the replication backlog and full syncs (Redis' replication.c, master side).
+
+One L{ReplicationMaster} per server (C{server.repl_master}), created when
+the first replica sends SYNC or PSYNC (or ROLE/INFO/WAIT ask).  It owns:
+
+  - The replication history: C{server.replid} (40 hex), C{server.repl_offset}
+    (master_repl_offset: bytes of stream produced), C{server.replid2} and
+    C{server.second_repl_offset} (the previous history, valid up to that
+    offset, after a promotion).  These live on the server because the
+    replica side (L{sonic.replication.replica}) sets them too.
+  - The backlog (L{Backlog}): the last C{repl-backlog-size} bytes of the
+    stream as a deque of chunks with the offset of its first byte.  It is
+    created with the first replica, as Redis does (and the replid changes
+    then on a master without history, since nothing before was recorded).
+  - The write stream: a L{sonic.replication.propagate.Propagator} whose
+    listener L{feed} appends each unit to the backlog and sends it to every
+    replica (or queues it for replicas still receiving their RDB).
+  - The replicas (L{ReplicaLink}): protocol clients flagged C{"S"} (CLIENT
+    LIST flags=S, CLIENT KILL TYPE replica) after SYNC/PSYNC.
+
+PSYNC replid offset answers C{+CONTINUE <replid>} and the backlog from that
+offset when the history matches (our replid, or replid2 up to
+second_repl_offset) and the offset is inside the backlog; otherwise
+C{+FULLRESYNC <replid> <offset>} and C{$<len>\\r\\n<rdb>}, then the stream.
+
+Full sync without freezing the reactor: the snapshot is taken at once but
+cheaply, as shallow copies of every shard's dicts (C dict.copy: C{data} and
+C{expires}; about 30 ms per million keys); the values are serialized later,
+a slice of about 20 ms per reactor turn (C{callLater(0)}), by the RDB
+writer (L{sonic.rdb.writer.RdbWriter}, L{sonic.rdb.keyspace.entry_of}).
+Strings are immutable, so the copies stay exact for them; collections are
+changed in place by commands, so while a snapshot is being written the
+propagator calls L{FullSync.cow} before every write command: each key the
+command names whose snapshot value is that very object is converted to its
+L{Entry} first (copy-on-write per key).  Keys changed outside a command's
+own key arguments (a BLMOVE served into its destination) are not covered.
+The payload goes out as C{$<len>} when complete (it is built in memory).
+
+WAIT numreplicas timeout parks the client as a blocked client (a
+L{sonic.blocking.Waiter} with no keys, so CLIENT UNBLOCK, disconnects and
+INFO blocked_clients treat it as any other) and sends C{REPLCONF GETACK *}
+down the stream; each C{REPLCONF ACK} re-checks the waiters; the timeout is
+a C{callLater} on C{server.clock}.  A PING goes down the stream every
+C{repl-ping-replica-period} seconds while replicas are attached.
+
+For a replica that has its own replicas (a chain), the replica side calls
+the hooks this module installs on the server: C{repl_proxy(data)} (the
+master's stream, passed on byte for byte), C{repl_full_resync(replid,
+offset)} (our history is void: drop our replicas) and C{repl_promoted()}.
+"""
+
+import io
+import os
+import time
+from collections import deque
+
+from twisted.logger import Logger
+
+from sonic.blocking import BLOCKED, Waiter
+from sonic.replication.propagate import Propagator, encode_command
+from sonic.resp import Raw
+
+__all__ = ["Backlog", "ReplicaLink", "ReplicationMaster", "FullSync", "get_master",
+           "replication_info", "role_reply"]
+
+log = Logger(namespace="sonic")
+
+#: Seconds of serialization per reactor turn while writing a full sync's RDB.
+SLICE_SECONDS = 0.02
+
+
+class Backlog(object):
+    """The last C{size} bytes of the replication stream.
+
+    @ivar first: the offset of the first byte held (Redis'
+        repl_backlog_first_byte_offset); the stream's first byte is 1.
+    @ivar histlen: how many bytes are held.
+    """
+
+    def __init__(self, size, first):
+        self.size = size
+        self.first = first
+        self.histlen = 0
+        self.chunks = deque()
+
+    def append(self, data):
+        """Add C{data} at the end, dropping the oldest bytes past C{size}."""
+        if not data:
+            return
+        self.chunks.append(data)
+        self.histlen += len(data)
+        self._trim()
+
+    def _trim(self):
+        chunks = self.chunks
+        while self.histlen > self.size:
+            excess = self.histlen - self.size
+            head = chunks[0]
+            if len(head) <= excess:
+                chunks.popleft()
+                cut = len(head)
+            else:
+                chunks[0] = head[excess:]
+                cut = excess
+            self.histlen -= cut
+            self.first += cut
+
+    def resize(self, size):
+        """CONFIG SET repl-backlog-size."""
+        self.size = size
+        self._trim()
+
+    def has(self, offset):
+        """Whether a replica can continue from C{offset} (the next byte it wants)."""
+        return self.first <= offset <= self.first + self.histlen
+
+    def since(self, offset):
+        """Every byte held from C{offset} on."""
+        skip = offset - self.first
+        out = []
+        for chunk in self.chunks:
+            if skip >= len(chunk):
+                skip -= len(chunk)
+                continue
+            out.append(chunk[skip:] if skip else chunk)
+            skip = 0
+        return b"".join(out)
+
+
+class ReplicaLink(object):
+    """One attached replica.
+
+    @ivar client: its connection (a protocol client flagged C{"S"}).
+    @ivar state: C{wait_bgsave} (RDB being written), C{send_bulk}, C{online}.
+    @ivar ack_offset: the offset of its last C{REPLCONF ACK}.
+    @ivar ack_time: clock seconds of its last ACK (INFO lag).
+    @ivar port: its C{REPLCONF listening-port}.
+    @ivar pending: stream bytes queued until its RDB is sent.
+    """
+
+    def __init__(self, master, client, state):
+        self.master = master
+        self.client = client
+        self.state = state
+        self.ack_offset = 0
+        self.ack_time = master.server.clock.seconds()
+        self.port = getattr(client, "repl_listening_port", 0)
+        self.ip = getattr(client, "repl_ip", None) or _host(client.addr)
+        self.pending = []
+
+    def write(self, data):
+        """Send raw bytes to the replica."""
+        send = getattr(self.client, "_send", None)
+        if send is not None:
+            if not getattr(self.client, "_closed", False):
+                send(data)
+        else:  # a bare dispatcher client (tests)
+            self.client.unblocked_replies.append(Raw(data))
+
+    def send(self, data):
+        """Stream bytes: now if online, else after the RDB."""
+        if self.state == "online":
+            self.write(data)
+        else:
+            self.pending.append(data)
+
+    def online(self):
+        """The RDB is out: send what accumulated meanwhile and follow the stream."""
+        self.state = "online"
+        pending, self.pending = self.pending, []
+        if pending:
+            self.write(b"".join(pending))
+
+
+class FullSync(object):
+    """One RDB snapshot being written for replicas doing a full sync.
+
+    @ivar shards: per db, per shard, (data copy, expires copy, done flag).
+    """
+
+    def __init__(self, master, offset):
+        self.master = master
+        server = master.server
+        self.server = server
+        self.offset = offset
+        self.links = []
+        self.now_ms = int(server.clock.seconds() * 1000)
+        self.snap = []
+        for db in server.store.dbs:
+            self.snap.append([[sh.data.copy(), sh.expires.copy(), False] for sh in db.shards])
+        self.call = None
+        self.buffer = io.BytesIO()
+        self.steps = self._generate()
+        self.longest_step = 0.0
+        self.started = time.perf_counter()
+        self.seconds = None
+
+    def cow(self, client, spec, argv):
+        """Before a write: give the snapshot its own copy of the keys the command changes in place."""
+        try:
+            from sonic.commands.server import get_keys
+            found = get_keys(spec, list(argv))
+        except Exception:
+            found = ()
+        if not found:
+            return
+        from sonic.rdb.keyspace import entry_of
+        from sonic.rdb import Entry
+        live_dbs = self.server.store.dbs
+        for i, _ in found:
+            key = argv[i]
+            idx = client.db.shard(key).index
+            for dbnum, shards in enumerate(self.snap):
+                data, expires, done = shards[idx]
+                if done:
+                    continue
+                value = data.get(key)
+                if value is None or type(value) in _IMMUTABLE or type(value) is Entry:
+                    continue
+                # Only the very object a live db holds can change in place.
+                live = live_dbs[dbnum].shard(key).data.get(key) if dbnum < len(live_dbs) else None
+                if live is not value and client.db.shard(key).data.get(key) is not value:
+                    continue
+                data[key] = entry_of(self.server, dbnum, key, value, expires.get(key))
+
+    def start(self):
+        self.call = self.server.clock.callLater(0, self._step)
+
+    def cancel(self):
+        if self.call is not None and self.call.active():
+            self.call.cancel()
+        self.call = None
+
+    def _step(self):
+        self.call = None
+        start = time.perf_counter()
+        try:
+            for _ in self.steps:
+                if time.perf_counter() - start > SLICE_SECONDS:
+                    break
+            else:
+                self.longest_step = max(self.longest_step, time.perf_counter() - start)
+                self.master._sync_done(self)
+                return
+        except Exception:
+            log.failure("Writing the RDB for a full sync")
+            self.master._sync_failed(self)
+            return
+        self.longest_step = max(self.longest_step, time.perf_counter() - start)
+        self.call = self.server.clock.callLater(0, self._step)
+
+    def _generate(self):
+        """Write the RDB, yielding every 64 keys so L{_step} can check the time."""
+        from sonic.rdb import Entry
+        from sonic.rdb.keyspace import entry_of
+        from sonic.rdb.writer import RdbWriter
+        server = self.server
+        config = server.config
+        writer = RdbWriter(self.buffer, compress=config.rdbcompression,
+                           checksum=config.rdbchecksum, list_fill=config.list_max_listpack_size)
+        now = self.now_ms
+        writer.header()
+        writer.redis_aux(now // 1000, server.used_memory(), (
+            ("repl-stream-db", 0), ("repl-id", server.replid), ("repl-offset", self.offset)))
+        n = 0
+        for dbnum, shards in enumerate(self.snap):
+            size = sum(len(s[0]) for s in shards)
+            if not size:
+                for s in shards:
+                    s[2] = True
+                continue
+            writer.select_db(dbnum, size, sum(len(s[1]) for s in shards))
+            for s in shards:
+                data, expires = s[0], s[1]
+                for key, value in data.items():
+                    deadline = expires.get(key) if expires else None
+                    if deadline is not None and deadline < now:
+                        continue
+                    if type(value) is Entry:
+                        writer.entry(value)
+                    else:
+                        writer.entry(entry_of(server, dbnum, key, value, deadline))
+                    n += 1
+                    if not n & 63:
+                        yield
+                s[2] = True
+                s[0] = s[1] = None
+        writer.finish()
+        self.seconds = time.perf_counter() - self.started
+
+
+_IMMUTABLE = (bytes,)
+
+
+class ReplicationMaster(object):
+    """The master side of one server; see the module docstring."""
+
+    def __init__(self, server):
+        self.server = server
+        server.repl_master = self
+        if getattr(server, "replid", None) is None:
+            server.replid = server.run_id
+        if getattr(server, "repl_offset", None) is None:
+            server.repl_offset = 0
+        if getattr(server, "replid2", None) is None:
+            server.replid2 = "0" * 40
+        if getattr(server, "second_repl_offset", None) is None:
+            server.second_repl_offset = -1
+        self.replicas = []
+        self.backlog = None
+        self.syncs = []
+        self.waits = []
+        self.ping_call = None
+        self.sync_full = 0
+        self.sync_partial_ok = 0
+        self.sync_partial_err = 0
+        self.last_sync = None   # the last FullSync, for measurements
+        server.disconnect_hooks.append(self.client_gone)
+        server.config.on_change("repl-backlog-size", self._resize)
+
+    # -- history ---------------------------------------------------------------
+
+    def ensure_backlog(self):
+        """Create the backlog and the propagator if they do not exist yet."""
+        server = self.server
+        if self.backlog is not None:
+            return
+        if server.master_host is None and not self.replicas:
+            # Nothing of the past was recorded: a new history (Redis does the same).
+            server.replid = os.urandom(20).hex()
+            server.replid2 = "0" * 40
+            server.second_repl_offset = -1
+        self.backlog = Backlog(server.config.repl_backlog_size, server.repl_offset + 1)
+        prop = server.propagator
+        if prop is None:
+            prop = server.propagator = Propagator(server)
+        prop.listeners.append(self.feed)
+        server.repl_proxy = self.proxy
+        server.repl_full_resync = self.upstream_full_resync
+        server.repl_promoted = self.promoted
+        self._schedule_ping()
+
+    def _resize(self, size):
+        if self.backlog is not None:
+            self.backlog.resize(size)
+
+    def feed(self, data):
+        """A unit of our own write stream: count it, keep it, send it."""
+        server = self.server
+        server.repl_offset += len(data)
+        self.backlog.append(data)
+        for link in self.replicas:
+            link.send(data)
+
+    def proxy(self, data):
+        """Bytes of our master's stream just applied (we are a replica): pass them on unchanged.
+
+        The replica side has already advanced C{server.repl_offset}.
+        """
+        if self.backlog is None:
+            return
+        self.backlog.append(data)
+        for link in self.replicas:
+            link.send(data)
+
+    def upstream_full_resync(self, replid, offset):
+        """Our master made us resync from scratch: our replicas' history is void."""
+        self.drop_replicas()
+        if self.backlog is not None:
+            self.backlog = Backlog(self.server.config.repl_backlog_size, offset + 1)
+        if self.server.propagator is not None:
+            self.server.propagator.seldb = -1
+
+    def promoted(self):
+        """REPLICAOF NO ONE: our own stream starts; its first op selects its db."""
+        if self.server.propagator is not None:
+            self.server.propagator.seldb = -1
+        self._schedule_ping()
+
+    def drop_replicas(self):
+        """Disconnect every replica."""
+        for link in list(self.replicas):
+            link.client.close()
+            transport = getattr(link.client, "transport", None)
+            if transport is not None:
+                transport.loseConnection()
+        self.replicas = []
+        for sync in self.syncs:
+            sync.cancel()
+        self.syncs = []
+        self._update_cow()
+
+    # -- SYNC / PSYNC ------------------------------------------------------------
+
+    def sync(self, client, replid=None, offset=None, psync=True):
+        """SYNC or PSYNC: the reply (raw bytes) and, for a full sync, the RDB to follow."""
+        server = self.server
+        client.flags = "S"
+        client.repl_psync = psync
+        if psync and self._can_continue(replid, offset):
+            self.ensure_backlog()
+            link = ReplicaLink(self, client, "online")
+            link.ack_offset = offset - 1
+            self.replicas.append(link)
+            self.sync_partial_ok += 1
+            head = b"+CONTINUE %s\r\n" % server.replid.encode()
+            return Raw(head + self.backlog.since(offset))
+        if psync and replid != "?":
+            self.sync_partial_err += 1
+        self.ensure_backlog()
+        self.sync_full += 1
+        offset = server.repl_offset
+        link = ReplicaLink(self, client, "wait_bgsave")
+        self.replicas.append(link)
+        # The stream after the snapshot starts with a SELECT (Redis' slaveseldb = -1).
+        server.propagator.seldb = -1
+        sync = FullSync(self, offset)
+        sync.links.append(link)
+        self.syncs.append(sync)
+        self.last_sync = sync
+        self._update_cow()
+        sync.start()
+        if psync:
+            return Raw(b"+FULLRESYNC %s %d\r\n" % (server.replid.encode(), offset))
+        return Raw(b"")
+
+    def _can_continue(self, replid, offset):
+        server = self.server
+        if self.backlog is None or replid is None or offset is None:
+            return False
+        if replid == server.replid:
+            pass
+        elif replid == server.replid2 and offset <= server.second_repl_offset:
+            pass
+        else:
+            return False
+        return self.backlog.has(offset)
+
+    def _update_cow(self):
+        prop = self.server.propagator
+        if prop is None:
+            return
+        syncs = self.syncs
+        if not syncs:
+            prop.cow = None
+        elif len(syncs) == 1:
+            prop.cow = syncs[0].cow
+        else:
+            def cow(client, spec, argv):
+                for sync in syncs:
+                    sync.cow(client, spec, argv)
+            prop.cow = cow
+
+    def _sync_done(self, sync):
+        if sync in self.syncs:
+            self.syncs.remove(sync)
+        self._update_cow()
+        payload = sync.buffer.getvalue()
+        sync.buffer = None
+        for link in sync.links:
+            if link not in self.replicas:
+                continue
+            link.state = "send_bulk"
+            link.write(b"$%d\r\n" % len(payload))
+            link.write(payload)
+            link.online()
+
+    def _sync_failed(self, sync):
+        if sync in self.syncs:
+            self.syncs.remove(sync)
+        self._update_cow()
+        for link in sync.links:
+            link.client.close()
+
+    # -- REPLCONF, ACKs, WAIT ------------------------------------------------------
+
+    def link_of(self, client):
+        for link in self.replicas:
+            if link.client is client:
+                return link
+        return None
+
+    def ack(self, client, offset):
+        """REPLCONF ACK <offset> from a replica."""
+        link = self.link_of(client)
+        if link is None:
+            return
+        if offset > link.ack_offset:
+            link.ack_offset = offset
+        link.ack_time = self.server.clock.seconds()
+        if link.state == "send_bulk":
+            link.online()
+        if self.waits:
+            self._check_waits()
+
+    def acked(self, offset):
+        """How many replicas acknowledged at least C{offset}."""
+        return sum(1 for link in self.replicas if link.ack_offset >= offset)
+
+    def wait(self, client, numreplicas, timeout_ms):
+        """WAIT: the count now, or BLOCKED until enough replicas acknowledge or the timeout."""
+        server = self.server
+        target = getattr(client, "repl_woff", 0)
+        count = self.acked(target)
+        if count >= numreplicas or client.multi is not None:
+            return count
+        waiter = Waiter(client, None, (), None, None, "wait")
+        waiter.serve = (target, numreplicas)
+        if timeout_ms:
+            waiter.timer = server.clock.callLater(timeout_ms / 1000.0, self._wait_timeout, waiter)
+            server.blocking.with_timeout += 1
+        client.blocked = waiter
+        server.blocked_clients += 1
+        self.waits.append(waiter)
+        self.getack()
+        return BLOCKED
+
+    def getack(self):
+        """Ask every replica for its offset (REPLCONF GETACK *, down the stream)."""
+        prop = self.server.propagator
+        if prop is not None and self.replicas and self.server.master_host is None:
+            prop.feed(-1, [b"REPLCONF", b"GETACK", b"*"])
+
+    def _wait_timeout(self, waiter):
+        server = self.server
+        waiter.timer = None
+        server.blocking.with_timeout -= 1
+        if waiter in self.waits:
+            self.waits.remove(waiter)
+        if waiter.client.blocked is waiter:
+            target, _ = waiter.serve
+            server.blocking.finish(waiter, self.acked(target))
+
+    def _check_waits(self):
+        for waiter in list(self.waits):
+            if waiter.client.blocked is not waiter:
+                self.waits.remove(waiter)
+                continue
+            target, needed = waiter.serve
+            count = self.acked(target)
+            if count >= needed:
+                self.waits.remove(waiter)
+                self.server.blocking.finish(waiter, count)
+
+    # -- time and departures --------------------------------------------------------
+
+    def _schedule_ping(self):
+        if self.ping_call is None or not self.ping_call.active():
+            period = self.server.config.repl_ping_replica_period
+            self.ping_call = self.server.clock.callLater(period, self._ping)
+
+    def _ping(self):
+        """Every repl-ping-replica-period seconds: a PING down the stream (masters only)."""
+        self.ping_call = None
+        server = self.server
+        if self.replicas and server.master_host is None and server.propagator is not None:
+            server.propagator.feed(-1, [b"ping"])
+        self._schedule_ping()
+
+    def stop(self):
+        """Cancel the timers (server shutdown, tests)."""
+        if self.ping_call is not None and self.ping_call.active():
+            self.ping_call.cancel()
+        self.ping_call = None
+        for sync in self.syncs:
+            sync.cancel()
+
+    def client_gone(self, client):
+        """A connection closed: forget it if it was a replica."""
+        link = self.link_of(client)
+        if link is None:
+            return
+        self.replicas.remove(link)
+        for sync in list(self.syncs):
+            if link in sync.links:
+                sync.links.remove(link)
+                if not sync.links:
+                    sync.cancel()
+                    self.syncs.remove(sync)
+        self._update_cow()
+
+    def good_replicas(self):
+        """Replicas online whose last ACK is at most min-replicas-max-lag seconds old."""
+        now = self.server.clock.seconds()
+        lag = self.server.config.min_replicas_max_lag
+        return sum(1 for link in self.replicas
+                   if link.state == "online" and now - link.ack_time <= lag)
+
+
+def get_master(server):
+    """The server's L{ReplicationMaster}, created on first use."""
+    master = server.repl_master
+    if master is None:
+        master = ReplicationMaster(server)
+    return master
+
+
+def _host(addr):
+    if addr.startswith("["):
+        return addr[1:addr.rindex("]")]
+    return addr.rsplit(":", 1)[0] if ":" in addr else addr
+
+
+# -- ROLE and INFO --------------------------------------------------------------------
+
+def role_reply(server):
+    """ROLE's reply for this server, master or replica."""
+    link = getattr(server, "replica_link", None)
+    if server.master_host is not None:
+        state = getattr(link, "state", "connect") if link is not None else "connect"
+        offset = getattr(link, "offset", -1) if link is not None else -1
+        return [b"slave", server.master_host.encode() if isinstance(server.master_host, str)
+                else server.master_host, int(server.master_port), state.encode(), offset]
+    master = server.repl_master
+    replicas = []
+    if master is not None:
+        for r in master.replicas:
+            if r.state != "online":
+                continue
+            replicas.append([r.ip.encode(), b"%d" % r.port, b"%d" % r.ack_offset])
+    return [b"master", getattr(server, "repl_offset", 0) or 0, replicas]
+
+
+def replication_info(server):
+    """INFO replication's fields after role and the replica-only ones (Redis' order)."""
+    master = server.repl_master
+    now = server.clock.seconds()
+    out = []
+    replicas = master.replicas if master is not None else []
+    out.append(("connected_slaves", len(replicas)))
+    for i, r in enumerate(replicas):
+        out.append(("slave%d" % i, "ip=%s,port=%d,state=%s,offset=%d,lag=%d" % (
+            r.ip, r.port, r.state, r.ack_offset, int(now - r.ack_time))))
+    backlog = master.backlog if master is not None else None
+    replid = getattr(server, "replid", None) or server.run_id
+    out += [
+        ("master_failover_state", "no-failover"),
+        ("master_replid", replid),
+        ("master_replid2", getattr(server, "replid2", None) or "0" * 40),
+        ("master_repl_offset", getattr(server, "repl_offset", 0) or 0),
+        ("second_repl_offset", getattr(server, "second_repl_offset", -1)),
+        ("repl_backlog_active", 1 if backlog is not None else 0),
+        ("repl_backlog_size", server.config.repl_backlog_size),
+        ("repl_backlog_first_byte_offset", backlog.first if backlog is not None else 0),
+        ("repl_backlog_histlen", backlog.histlen if backlog is not None else 0),
+    ]
+    return out

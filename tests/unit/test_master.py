@@ -1,0 +1,236 @@
+"""The master side (sonic.replication.master): PSYNC/SYNC, the backlog, full syncs, ACKs, WAIT, ROLE, INFO.
+
+Replicas here are protocol connections on StringTransports; time is the
+server's task.Clock (full-sync slices and PINGs are callLaters on it).
+"""
+
+import io
+
+from sonic.blocking import BLOCKED
+from sonic.commands.info import info_text
+from sonic.rdb.reader import iter_rdb
+from sonic.replication.master import Backlog, get_master
+from sonic.resp import RespParser
+
+from tests.helpers import Client, call, connect, make_server
+
+
+def send(proto, *args):
+    """Feed one command to a protocol connection."""
+    words = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+    proto.dataReceived(b"*%d\r\n" % len(words) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(w), w) for w in words))
+
+
+def take(transport):
+    data = transport.value()
+    transport.clear()
+    return data
+
+
+def full_sync(server, proto, transport, *psync):
+    """PSYNC (default ? -1), run the snapshot slices, return (header line, rdb bytes, rest)."""
+    send(proto, "PSYNC", *(psync or ("?", "-1")))
+    for _ in range(1000):
+        server.clock.advance(0)
+        if get_master(server).syncs == []:
+            break
+    data = take(transport)
+    line, rest = data.split(b"\r\n", 1)
+    assert rest.startswith(b"$")
+    size, rest = rest[1:].split(b"\r\n", 1)
+    size = int(size)
+    return line, rest[:size], rest[size:]
+
+
+def parse(data):
+    parser = RespParser()
+    parser.feed(data)
+    out = []
+    while True:
+        argv = parser.gets()
+        if argv is None:
+            return out
+        out.append(list(argv))
+
+
+def test_backlog_keeps_the_last_bytes():
+    """The backlog trims to its size, tracks the offset of its first byte and answers ranges inside it."""
+    b = Backlog(10, 1)
+    b.append(b"abcdef")
+    b.append(b"ghijkl")
+    assert (b.first, b.histlen) == (3, 10)
+    assert b.since(3) == b"cdefghijkl"
+    assert b.since(9) == b"ijkl"
+    assert b.has(3) and b.has(13) and not b.has(2) and not b.has(14)
+    b.resize(4)
+    assert (b.first, b.since(9)) == (9, b"ijkl")
+
+
+def test_full_sync_sends_an_rdb_of_every_key_then_the_stream():
+    """PSYNC ? -1 gets +FULLRESYNC replid offset, an RDB with the keys, TTLs and replication aux fields, then later writes."""
+    server = make_server()
+    c = Client(server)
+    call(c, "SET", "s", "v")
+    call(c, "SET", "t", "v", "PX", "100000")
+    call(c, "RPUSH", "l", "a", "b")
+    call(c, "HSET", "h", "f", "v")
+    call(c, "SADD", "st", "1", "2")
+    call(c, "ZADD", "z", "1.5", "m")
+    call(c, "SELECT", "3")
+    call(c, "SET", "in3", "x")
+    proto, transport = connect(server)
+    line, rdb, rest = full_sync(server, proto, transport)
+    assert line == b"+FULLRESYNC %s 0" % server.replid.encode()
+    assert len(server.replid) == 40
+    reader = iter_rdb(io.BytesIO(rdb))
+    entries = {(e.db, e.key): e for e in reader}
+    assert reader.aux[b"repl-id"] == server.replid.encode()
+    assert entries[(0, b"s")].value == b"v"
+    assert entries[(0, b"t")].expire_ms == server.store.now + 100000
+    assert entries[(0, b"l")].value == [b"a", b"b"]
+    assert entries[(0, b"h")].value == [(b"f", b"v")]
+    assert sorted(entries[(0, b"st")].value) == [b"1", b"2"]
+    assert entries[(0, b"z")].value == [(b"m", 1.5)]
+    assert entries[(3, b"in3")].value == b"x"
+    assert rest == b""
+    call(c, "SET", "after", "1")
+    assert parse(take(transport)) == [[b"SELECT", b"3"], [b"SET", b"after", b"1"]]
+    assert "S" in proto.flags
+
+
+def test_writes_during_the_snapshot_are_queued_and_the_snapshot_stays_exact():
+    """A write between FULLRESYNC and the end of the RDB is not in the RDB (copy-on-write) and follows it in the stream."""
+    server = make_server()
+    c = Client(server)
+    for i in range(300):
+        call(c, "RPUSH", "l%d" % i, "a")
+    proto, transport = connect(server)
+    send(proto, "PSYNC", "?", "-1")
+    master = get_master(server)
+    assert master.syncs
+    call(c, "RPUSH", "l299", "b")       # in place, before its shard was written
+    call(c, "SET", "new", "1")
+    for _ in range(1000):
+        server.clock.advance(0)
+        if not master.syncs:
+            break
+    data = take(transport)
+    line, rest = data.split(b"\r\n", 1)
+    size, rest = rest[1:].split(b"\r\n", 1)
+    rdb, stream = rest[:int(size)], rest[int(size):]
+    entries = {e.key: e for e in iter_rdb(io.BytesIO(rdb))}
+    assert entries[b"l299"].value == [b"a"]
+    assert b"new" not in entries
+    assert parse(stream) == [[b"SELECT", b"0"], [b"RPUSH", b"l299", b"b"], [b"SET", b"new", b"1"]]
+
+
+def test_partial_resync_continues_from_the_backlog():
+    """A replica that comes back with the replid and an offset inside the backlog gets +CONTINUE and the missed bytes."""
+    server = make_server()
+    c = Client(server)
+    proto, transport = connect(server)
+    line, rdb, rest = full_sync(server, proto, transport)
+    replid, offset = line.split()[1:]
+    call(c, "SET", "a", "1")
+    mid = server.repl_offset
+    call(c, "SET", "b", "2")
+    proto.transport.loseConnection()
+    proto.connectionLost(None)
+    assert get_master(server).replicas == []
+    proto2, transport2 = connect(server)
+    send(proto2, "PSYNC", replid, mid + 1)
+    data = take(transport2)
+    assert data.startswith(b"+CONTINUE %s\r\n" % replid)
+    assert parse(data.split(b"\r\n", 1)[1]) == [[b"SET", b"b", b"2"]]
+    info = info_text(server, ["stats"])
+    assert "sync_full:1" in info and "sync_partial_ok:1" in info
+
+
+def test_unknown_history_or_offset_gets_a_full_resync():
+    """PSYNC with another replid, or an offset outside the backlog, falls back to +FULLRESYNC."""
+    server = make_server()
+    proto, transport = connect(server)
+    full_sync(server, proto, transport)
+    call(Client(server), "SET", "a", "1")
+    proto2, transport2 = connect(server)
+    line, _, _ = full_sync(server, proto2, transport2, "f" * 40, "1")
+    assert line.startswith(b"+FULLRESYNC")
+    proto3, transport3 = connect(server)
+    line, _, _ = full_sync(server, proto3, transport3, server.replid, server.repl_offset + 5)
+    assert line.startswith(b"+FULLRESYNC")
+    assert "sync_partial_err:2" in info_text(server, ["stats"])
+
+
+def test_sync_sends_only_the_payload():
+    """The old SYNC gets the RDB bulk with no +FULLRESYNC line."""
+    server = make_server()
+    proto, transport = connect(server)
+    send(proto, "SYNC")
+    for _ in range(100):
+        server.clock.advance(0)
+    data = take(transport)
+    assert data.startswith(b"$") and b"REDIS0010" in data
+
+
+def test_acks_info_and_role():
+    """REPLCONF listening-port and ACK show in INFO slave0 and ROLE; ACK gets no reply."""
+    server = make_server()
+    proto, transport = connect(server)
+    send(proto, "REPLCONF", "listening-port", "6380")
+    assert take(transport) == b"+OK\r\n"
+    full_sync(server, proto, transport)
+    call(Client(server), "SET", "a", "1")
+    take(transport)
+    send(proto, "REPLCONF", "ACK", server.repl_offset)
+    assert take(transport) == b""
+    info = info_text(server, ["replication"])
+    assert "connected_slaves:1" in info
+    assert "slave0:ip=192.168.1.1,port=6380,state=online,offset=%d,lag=0" % server.repl_offset in info
+    assert "repl_backlog_active:1" in info
+    assert "master_repl_offset:%d" % server.repl_offset in info
+    assert call(Client(server), "ROLE") == [b"master", server.repl_offset,
+                                            [[b"192.168.1.1", b"6380", b"%d" % server.repl_offset]]]
+
+
+def test_ping_goes_down_the_stream_every_period():
+    """Every repl-ping-replica-period seconds the replicas get a PING in the stream (counted in the offset)."""
+    server = make_server(repl_ping_replica_period=2)
+    proto, transport = connect(server)
+    full_sync(server, proto, transport)
+    before = server.repl_offset
+    server.clock.advance(2)
+    assert take(transport) == b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"[:0] + b"*1\r\n$4\r\nping\r\n"
+    assert server.repl_offset == before + len(b"*1\r\n$4\r\nping\r\n")
+
+
+def test_wait_blocks_until_acks_or_timeout():
+    """WAIT answers at once when enough replicas acknowledged, else blocks, sends GETACK, and wakes on ACK or timeout."""
+    server = make_server()
+    c = Client(server)
+    server.add_client(c)
+    assert call(c, "WAIT", "0", "0") == 0
+    proto, transport = connect(server)
+    full_sync(server, proto, transport)
+    call(c, "SET", "a", "1")
+    take(transport)
+    target = server.repl_offset
+    assert call(c, "WAIT", "1", "1000") is BLOCKED
+    assert parse(take(transport)) == [[b"REPLCONF", b"GETACK", b"*"]]
+    send(proto, "REPLCONF", "ACK", target)
+    assert c.unblocked_replies == [1]
+    assert call(c, "WAIT", "1", "0") == 1
+    assert call(c, "WAIT", "2", "500") is BLOCKED
+    server.clock.advance(0.5)
+    assert c.unblocked_replies == [1, 1]
+
+
+def test_wait_errors():
+    """WAIT's argument errors are Redis'."""
+    server = make_server()
+    c = Client(server)
+    assert call(c, "WAIT", "a", "0").message == "ERR value is not an integer or out of range"
+    assert call(c, "WAIT", "1", "-1").message == "ERR timeout is negative"
+    assert call(c, "WAIT", "1", "a").message == "ERR timeout is not an integer or out of range"
+    assert call(c, "REPLCONF", "ack").message == "ERR syntax error"
+    assert call(c, "REPLCONF", "foo", "bar").message == "ERR Unrecognized REPLCONF option: foo"

@@ -236,7 +236,7 @@ def lzf_decompress(data, length):
 
 
 def lzf_compress(data):
-    """LZF-compress C{data}; None when it does not save more than 4 bytes (Redis then stores it raw)."""
+    """LZF-compress C{data}; None unless it saves more than 4 bytes (then Redis stores it raw)."""
     if _lzf is None:  # pragma: no cover
         return None
     if len(data) <= 4:

@@ -26,6 +26,7 @@ Callers that load a keyspace must collect every entry before swapping it in,
 so a corrupt file loads nothing.
 """
 
+import gc
 import struct
 
 from sonic.rdb import Entry, RdbError
@@ -39,7 +40,8 @@ from sonic.rdb.format import (
     TYPE_STREAM_LISTPACKS_2, TYPE_STREAM_LISTPACKS_3, TYPE_STRING, TYPE_ZSET, TYPE_ZSET_2,
     TYPE_ZSET_LISTPACK, TYPE_ZSET_ZIPLIST, crc64, lzf_decompress)
 
-__all__ = ["RdbParser", "iter_rdb", "read_object", "parse_dump_payload", "MAX_VERSION"]
+__all__ = ["RdbParser", "iter_rdb", "read_object", "parse_dump_payload", "DumpPayloadError",
+           "MAX_VERSION"]
 
 #: The newest RDB version read (Redis 7.0 writes 10; 11 and 12 only add types
 #: that are refused one by one, so their files load when they hold none).
@@ -57,6 +59,10 @@ _double = struct.Struct("<d").unpack_from
 _new_entry = tuple.__new__
 
 _INTS = [b"%d" % i for i in range(128)]
+
+
+class DumpPayloadError(RdbError):
+    """A DUMP payload whose footer is wrong: too short, a newer RDB version, or a bad CRC-64."""
 
 
 class _Short(Exception):
@@ -542,17 +548,20 @@ def parse_dump_payload(payload, check_crc=True):
     """Parse a DUMP payload: C{(kind, value, encoding)}.
 
     The payload is a type byte, the value, the RDB version (2 bytes LE) and
-    the CRC-64 of all that (8 bytes LE).  Raises L{RdbError}: "version or
-    checksum" problems start with C{"DUMP payload"}, others are bad data.
+    the CRC-64 of all that (8 bytes LE).  Raises L{DumpPayloadError} when
+    that footer is wrong (Redis' "version or checksum" error), L{RdbError}
+    when the value is bad, unsupported or an empty collection (its "Bad data
+    format").  As in Redis, a stored CRC of 0 is checked like any other, and
+    bytes after the value are ignored.
     """
     payload = bytes(payload)
     if len(payload) < 10:
-        raise RdbError("DUMP payload too short")
+        raise DumpPayloadError("DUMP payload too short")
     version = _u16(payload, len(payload) - 10)[0]
     if version > RDB_VERSION:
-        raise RdbError("DUMP payload version %d is newer than %d" % (version, RDB_VERSION))
+        raise DumpPayloadError("DUMP payload version %d is newer than %d" % (version, RDB_VERSION))
     if check_crc and crc64(memoryview(payload)[:-8]) != _u64(payload, len(payload) - 8)[0]:
-        raise RdbError("DUMP payload checksum is wrong")
+        raise DumpPayloadError("DUMP payload checksum is wrong")
     body = payload[:-10]
     if not body:
         raise RdbError("DUMP payload holds no value")
@@ -630,6 +639,17 @@ class RdbParser(object):
         return RdbError("%s at offset %d" % (what, self._base + pos))
 
     def _parse(self, final):
+        # Entries hold no cycles, but a million new tuples trigger full
+        # collections that scan them all: ~40% of the time, without the pause.
+        if gc.isenabled():
+            gc.disable()
+            try:
+                return self._parse_items(final)
+            finally:
+                gc.enable()
+        return self._parse_items(final)
+
+    def _parse_items(self, final):
         buf = self._buf
         pos = self._pos
         out = []
@@ -652,37 +672,50 @@ class RdbParser(object):
             if not 1 <= self.version <= MAX_VERSION:
                 raise self._error(5, "unsupported RDB version %d" % self.version)
             pos = self._pos = 9
+        n = len(buf)
+        expire = self._expire
+        start = pos
         try:
             while True:
                 start = pos
                 t = buf[pos]
-                pos += 1
                 if t < 0xF5:
-                    key, pos = string(buf, pos)
-                    if t == 0 and buf[pos] < 0x40:  # the common short string, inline
-                        end = pos + 1 + buf[pos]
-                        if end > len(buf):
-                            raise _Short
-                        kind, value, enc, pos = "string", buf[pos + 1:end], None, end
+                    # A key.  Short keys and short string values are read
+                    # inline: DEBUG POPULATE-like files are mostly that.
+                    b = buf[pos + 1]
+                    if b < 0x40:
+                        pos += 2 + b
+                        key = buf[pos - b:pos]
                     else:
+                        key, pos = string(buf, pos + 1)
+                    if t == 0 and buf[pos] < 0x40:
+                        b = buf[pos]
+                        pos += 1 + b
+                        if pos > n:
+                            raise _Short
+                        append(new(Entry, (db, key, "string", buf[pos - b:pos], expire, None)))
+                    else:
+                        if pos > n:
+                            raise _Short
                         try:
                             kind, value, enc, pos = _object(t, buf, pos)
                         except _Unsupported as e:
                             raise RdbError("%s: key %r at offset %d"
                                            % (e, key, self._base + start)) from None
-                    if kind != "string" and not value:
-                        self.skipped["empty key"] = self.skipped.get("empty key", 0) + 1
-                    else:
-                        append(new(Entry, (db, key, kind, value, self._expire, enc)))
-                    self._expire = None
-                elif t == OP_EXPIRETIME_MS:
-                    if pos + 8 > len(buf):
+                        if kind != "string" and not value:
+                            self.skipped["empty key"] = self.skipped.get("empty key", 0) + 1
+                        else:
+                            append(new(Entry, (db, key, kind, value, expire, enc)))
+                    expire = None
+                    continue
+                pos += 1
+                if t == OP_EXPIRETIME_MS:
+                    if pos + 8 > n:
                         raise _Short
-                    self._expire = _i64(buf, pos)[0]
+                    expire = _i64(buf, pos)[0]
                     pos += 8
                 elif t == OP_SELECTDB:
                     db, pos = _length(buf, pos)
-                    self._db = db
                 elif t == OP_RESIZEDB:
                     size, pos = _length(buf, pos)
                     expires, pos = _length(buf, pos)
@@ -692,14 +725,14 @@ class RdbParser(object):
                     v, pos = string(buf, pos)
                     self.aux[k] = v
                 elif t == OP_EXPIRETIME:
-                    if pos + 4 > len(buf):
+                    if pos + 4 > n:
                         raise _Short
-                    self._expire = _i32(buf, pos)[0] * 1000
+                    expire = _i32(buf, pos)[0] * 1000
                     pos += 4
                 elif t == OP_IDLE:
                     _, pos = _length(buf, pos)
                 elif t == OP_FREQ:
-                    if pos >= len(buf):
+                    if pos >= n:
                         raise _Short
                     pos += 1
                 elif t == OP_FUNCTION2:
@@ -714,7 +747,7 @@ class RdbParser(object):
                     pos = _skip_module_data(buf, pos)
                     self.skipped["module aux"] = self.skipped.get("module aux", 0) + 1
                 elif t == OP_EOF:
-                    self._finish(buf, pos, final)
+                    self._finish(buf, pos)
                     pos = self._pos
                     break
                 elif t == OP_FUNCTION:
@@ -722,20 +755,23 @@ class RdbParser(object):
                                        " supported")
                 else:
                     raise _Corrupt("unknown opcode 0x%02x" % t)
-                self._pos = pos
         except (_Short, IndexError, struct.error):
             if final:
                 raise self._error(start, "unexpected end of file inside an item") from None
-            self._retry_at = 2 * (len(buf) - start) + 1
+            self._retry_at = 2 * (n - start) + 1
+            pos = start
         except _Corrupt as e:
             raise self._error(start, "corrupt data (%s)" % e) from None
         except _Unsupported as e:
             raise self._error(start, str(e)) from None
         else:
             self._retry_at = 0
+        self._pos = pos
+        self._db = db
+        self._expire = expire
         return out
 
-    def _finish(self, buf, pos, final):
+    def _finish(self, buf, pos):
         """After the EOF opcode at C{pos - 1}: check the checksum (RDB >= 5)."""
         if self.version >= 5:
             if pos + 8 > len(buf):
@@ -760,7 +796,8 @@ class _Reader(object):
         self._gen = self._run(fileobj, chunk)
 
     def __iter__(self):
-        return self
+        # The generator itself: no Python-level call per entry in a for loop.
+        return self._gen
 
     def __next__(self):
         return next(self._gen)

@@ -157,3 +157,10 @@ WITHSCORES_BYLEX = "ERR syntax error, WITHSCORES not supported in combination wi
 LOADING = "LOADING Redis is loading the dataset in memory"
 MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
 INVALID_MASTER_PORT = "ERR Invalid master port"
+
+# RESTORE (cluster.c restoreCommand)
+DUMP_PAYLOAD = "ERR DUMP payload version or checksum are wrong"
+BAD_DATA_FORMAT = "ERR Bad data format"
+INVALID_TTL = "ERR Invalid TTL value, must be >= 0"
+INVALID_IDLETIME = "ERR Invalid IDLETIME value, must be >= 0"
+INVALID_FREQ = "ERR Invalid FREQ value, must be >= 0 and <= 255"

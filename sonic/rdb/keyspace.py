@@ -22,6 +22,7 @@ set or sorted set becomes compact again when it fits every limit (members
 short enough, integers for an intset).
 """
 
+import gc
 import os
 import time
 from binascii import crc_hqx
@@ -33,14 +34,10 @@ from sonic.rdb.writer import RdbWriter
 from sonic.store import expiry
 from sonic.store.compression import Compressed
 from sonic.store.keyspace import ENCODERS, key_hash_slot
-from sonic.commands.hashes import Hash
-from sonic.commands.lists import List
-from sonic.commands.sets import Set
-from sonic.commands.zsets import ZSet
 from sonic.util import string2ll
 
 __all__ = ["entries_of", "entry_of", "entry_to_value", "build_keyspace", "install_keyspace",
-           "load_entries", "write_keyspace", "save_to"]
+           "load_entries", "write_steps", "write_keyspace", "save_to"]
 
 #: Encoding hints that mean "read from a compact form" (listpack, or the
 #: ziplist/zipmap forms older files hold, which Redis converts to listpacks).
@@ -75,9 +72,12 @@ def entry_of(server, dbnum, key, value, deadline):
             items = list(value)
         return Entry(dbnum, key, "list", items, deadline, encoding)
     if t is Hash:
-        unpack = _decompressor(server)
-        return Entry(dbnum, key, "hash", [(f, unpack(v)) for f, v in value.items()], deadline,
-                     encoding)
+        if Compressed in map(type, value.values()):
+            unpack = _decompressor(server)
+            items = [(f, unpack(v)) for f, v in value.items()]
+        else:
+            items = list(value.items())
+        return Entry(dbnum, key, "hash", items, deadline, encoding)
     if t is Set:
         return Entry(dbnum, key, "set", list(value), deadline, encoding)
     if t is ZSet:
@@ -217,9 +217,22 @@ def build_keyspace(server, entries, now_ms, master=None):
     store = server.store
     if master is None:
         master = not store.replica and server.master_host is None
-    ndbs = len(store.dbs)
-    nshards = store.nshards
-    built = BuiltKeyspace(ndbs, nshards)
+    built = BuiltKeyspace(len(store.dbs), store.nshards)
+    # The cyclic collector is paused: a load creates millions of container
+    # objects, and each full collection they trigger would walk them all.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _fill(server, built, entries, now_ms, master)
+    finally:
+        if enabled:
+            gc.enable()
+    return built
+
+
+def _fill(server, built, entries, now_ms, master):
+    ndbs = len(built.data)
+    nshards = len(built.data[0]) if ndbs else 1
     data_of, expires_of = built.data, built.expires
     compressed = built.compressed
     to_value = entry_to_value
@@ -249,7 +262,6 @@ def build_keyspace(server, entries, now_ms, master=None):
         if deadline is not None:
             expires_of[dbnum][i][key] = deadline
         built.keys += 1
-    return built
 
 
 def install_keyspace(server, built):
@@ -292,8 +304,15 @@ def load_entries(server, entries, now_ms, master=None):
 # -- files ------------------------------------------------------------------------
 
 
-def write_keyspace(server, writer, now_ms=None, aux=()):
-    """Write a whole RDB file of C{server}'s live keys to C{writer}; return the key count.
+def write_steps(server, writer, now_ms=None, aux=(), step=10000):
+    """Write a whole RDB file of C{server}'s live keys, yielding every C{step} keys.
+
+    A generator: each C{next()} writes about C{step} more keys and yields
+    how many were written so far, so a caller can spread a big file over
+    many reactor turns (C{task.cooperate}); the last step writes the EOF and
+    checksum.  Between two steps the keyspace may change: each shard's key
+    list is taken when the walk reaches it, and a key gone by its turn is
+    skipped.
 
     @param aux: more AUX (key, value) pairs, written after used-mem as Redis
         writes its replication fields (repl-stream-db, repl-id, repl-offset).
@@ -304,15 +323,54 @@ def write_keyspace(server, writer, now_ms=None, aux=()):
     writer.header()
     writer.redis_aux(now_ms // 1000, server.used_memory(), aux)
     keys = 0
+    next_yield = step
+    put_string = writer.string
+    put_entry = writer.entry
     for db in store.dbs:
         size = len(db)
         if not size:
             continue
         writer.select_db(db.index, size, db.expires_count())
-        for entry in entries_of(server, now_ms, (db.index,)):
-            writer.entry(entry)
-            keys += 1
+        dbnum = db.index
+        for sh in db.shards:
+            data = sh.data
+            exp = sh.expires
+            for key in list(data):
+                value = data.get(key)
+                if value is None:
+                    continue
+                deadline = exp.get(key) if exp else None
+                if deadline is not None and deadline < now_ms:
+                    continue
+                if type(value) is bytes:
+                    # Most keys: no Entry record, no encoding name.
+                    put_string(key, value, deadline)
+                else:
+                    put_entry(entry_of(server, dbnum, key, value, deadline))
+                keys += 1
+                if keys >= next_yield:
+                    next_yield += step
+                    yield keys
     writer.finish()
+    yield keys
+
+
+def write_keyspace(server, writer, now_ms=None, aux=()):
+    """Write a whole RDB file of C{server}'s live keys to C{writer} at once; return the key count.
+
+    Python's cyclic garbage collector is paused meanwhile: the walk creates
+    only short-lived acyclic objects, and with millions of live objects in
+    the store each full collection it would trigger costs tens of ms.
+    """
+    keys = 0
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for keys in write_steps(server, writer, now_ms, aux, step=1 << 62):
+            pass
+    finally:
+        if enabled:
+            gc.enable()
     return keys
 
 
@@ -341,3 +399,13 @@ def save_to(server, path, now_ms=None):
             pass
         raise
     return keys, writer.bytes_written
+
+
+# The value classes live in the command modules, and importing any of them
+# imports the whole sonic.commands package, whose DUMP and RESTORE import
+# this module: importing them last lets either side be imported first (the
+# functions above only look the names up when called).
+from sonic.commands.hashes import Hash  # noqa: E402
+from sonic.commands.lists import List  # noqa: E402
+from sonic.commands.sets import Set  # noqa: E402
+from sonic.commands.zsets import ZSet  # noqa: E402

@@ -74,19 +74,6 @@ def _length(n):
 # -- strings ------------------------------------------------------------------
 
 
-def lzf_compress(s):
-    """LZF of C{s} when Redis' rdbSaveLzfStringObject would keep it, else None.
-
-    Redis gives liblzf an output buffer of C{len - 4} bytes; python-lzf's
-    C{max_length} allows one byte more than the buffer it names (checked
-    against redis-server's DUMP on thousands of strings), hence C{len - 5}.
-    Without python-lzf, strings are written uncompressed (still valid RDB).
-    """
-    if _lzf is None:  # pragma: no cover
-        return None
-    return _lzf.compress(s, len(s) - 5)
-
-
 def _int_encoding(v):
     """The INT8/16/32 special encoding of C{v}, or None past 32 bits (rdbEncodeInteger)."""
     if -128 <= v <= 127:
@@ -98,22 +85,36 @@ def _int_encoding(v):
     return None
 
 
+#: First bytes of the strings that may be integers (string2ll).
+_NUM_LEAD = frozenset(b"-0123456789")
+#: Redis gives liblzf an output buffer of C{len - 4} bytes and writes the
+#: string raw when it does not fit; python-lzf's C{max_length} allows one
+#: byte more than it names (checked against redis-server's DUMP of
+#: thousands of strings), hence C{len - 5}.  Without python-lzf strings are
+#: written uncompressed (valid RDB, bigger files).
+_lzf_compress = _lzf.compress if _lzf is not None else None
+
+
 def encode_string(s, compress=True):
-    """An RDB string: int-encoded, LZF-compressed or raw, as Redis' rdbSaveRawString chooses."""
+    """An RDB string: int-encoded, LZF-compressed or raw, as Redis' rdbSaveRawString chooses.
+
+    Redis tries the integer forms for strings of up to 11 bytes, then LZF
+    for strings over 20 bytes (when C{compress}), else writes them raw.
+    """
     n = len(s)
-    if n <= 11 and n:
-        c = s[0]
-        if 48 <= c <= 57 or c == 45:
-            v = string2ll(s)
-            if v is not None:
-                enc = _int_encoding(v)
-                if enc is not None:
-                    return enc
-    if compress and n > 20:
-        packed = lzf_compress(s)
-        if packed:
-            return b"\xc3" + _length(len(packed)) + _length(n) + packed
-    return _length(n) + s
+    if n > 20:
+        if compress and _lzf_compress is not None:
+            packed = _lzf_compress(s, n - 5)
+            if packed:
+                return b"\xc3" + _length(len(packed)) + _length(n) + packed
+        return (_LEN[n] if n < 16384 else encode_length(n)) + s
+    if n <= 11 and n and s[0] in _NUM_LEAD:
+        v = string2ll(s)
+        if v is not None:
+            enc = _int_encoding(v)
+            if enc is not None:
+                return enc
+    return _LEN[n] + s
 
 
 # -- listpacks and intsets -----------------------------------------------------
@@ -288,9 +289,7 @@ def encode_object(kind, value, encoding=None, compress=True, list_fill=-2):
             values = _fits_intset(value)
             if values is not None:
                 return TYPE_SET_INTSET, encode_string(intset(values), compress)
-        out = [_length(len(value))]
-        out.extend(encode_string(m, compress) for m in value)
-        return TYPE_SET, b"".join(out)
+        return TYPE_SET, _length(len(value)) + b"".join(_strings(value, compress))
     if kind == "hash":
         if encoding == "listpack" or (encoding is None and len(value) <= 512 and all(
                 len(f) <= 64 and len(v) <= 64 for f, v in value)):
@@ -319,6 +318,13 @@ def encode_object(kind, value, encoding=None, compress=True, list_fill=-2):
             out.append(pack(score))
         return TYPE_ZSET_2, b"".join(out)
     raise RdbError("cannot write a value of kind %r" % (kind,))
+
+
+def _strings(items, compress):
+    """The RDB strings of C{items}, one after the other (C-speed map for the usual case)."""
+    if compress:
+        return map(encode_string, items)
+    return [encode_string(x, False) for x in items]
 
 
 def _score_order(pair):
@@ -394,6 +400,19 @@ class RdbWriter(object):
         self.buf += (bytes((OP_SELECTDB,)) + encode_length(n) + bytes((OP_RESIZEDB,))
                      + encode_length(size) + encode_length(expires))
 
+    def string(self, key, value, expire_ms=None):
+        """One string key (the fast path of L{entry}: no L{Entry} record needed)."""
+        buf = self.buf
+        if expire_ms is not None:
+            buf += b"\xfc" + _le_i64.pack(expire_ms)
+        buf += b"\x00"
+        compress = self.compress
+        buf += encode_string(key, compress)
+        buf += encode_string(value, compress)
+        self.keys += 1
+        if len(buf) >= _FLUSH_AT:
+            self.flush()
+
     def entry(self, entry):
         """One key: EXPIRETIME_MS if it has a deadline, its type, its name and its value."""
         buf = self.buf
@@ -401,16 +420,9 @@ class RdbWriter(object):
             buf += b"\xfc" + _le_i64.pack(entry.expire_ms)
         key = entry.key
         if entry.kind == "string":
-            value = entry.value
             buf += b"\x00"
             buf += encode_string(key, self.compress)
-            n = len(value)
-            if 0 < n <= 20:
-                buf += encode_string(value, False)
-            elif n == 0:
-                buf += b"\x00"
-            else:
-                buf += encode_string(value, self.compress)
+            buf += encode_string(entry.value, self.compress)
         else:
             type_byte, body = encode_object(entry.kind, entry.value, entry.encoding,
                                             self.compress, self.list_fill)

@@ -73,6 +73,11 @@ from sonic.dispatch import Client, execute
 from sonic.errors import CommandError, ProtocolError
 from sonic.resp import RespParser
 
+try:
+    import hiredis
+except ImportError:  # pragma: no cover - hiredis is a dependency
+    hiredis = None
+
 __all__ = ["ReplicaFactory", "ReplicaProtocol", "ReplicaService", "MasterClient",
            "become_replica", "become_master", "parse_rdb_file", "build_keyspace",
            "install_keyspace", "info_fields"]
@@ -150,6 +155,7 @@ class ReplicaProtocol(Protocol):
 
     step = None
     client = None
+    _unapplied = 0
     _file = None
     _closed = False
 
@@ -445,41 +451,42 @@ class ReplicaProtocol(Protocol):
         client = self.client
         proxy = getattr(server, "repl_proxy", None)
         store = server.store
-        # Bytes parsed = bytes fed - bytes still pending, so each command's
-        # size is exact however its bytes were split.
+        next_command = parser.next
         while not self._closed and self.step == "stream":
             try:
-                argv = parser.gets()
-            except ProtocolError as e:
-                log.error("Protocol error from master: {e}", e=e.message)
+                item = next_command()
+            except Exception as e:
+                log.error("Protocol error from master: {e}", e=e)
                 self.transport.loseConnection()
                 return
-            if argv is None:
+            if item is None:
                 return
-            used = parser.fed - parser.pending()
-            name = argv[0].lower()
-            if name == b"replconf" and len(argv) > 1 and argv[1].lower() == b"getack":
+            argv, size = item
+            if len(argv) > 1 and argv[0].lower() == b"replconf" and argv[1].lower() == b"getack":
                 self.send_ack()  # the offset before the GETACK, as Redis answers
             else:
                 store.applying_master = True
                 try:
                     execute(client, argv)
                 except CommandError as e:
-                    log.warn("Master's command {name} failed: {e}", name=name, e=e.message)
+                    log.warn("Master's command {name!r} failed: {e}", name=argv[0], e=e.message)
                 except Exception:
-                    log.failure("Applying the master's command {name}", name=name)
+                    log.failure("Applying the master's command {name!r}", name=argv[0])
                 finally:
                     store.applying_master = False
             # As in Redis, a transaction counts (and is passed on) once EXEC
             # ran: a link lost inside MULTI discards it and the master
             # resends it whole from the offset before MULTI.
+            self._unapplied += size
             if client.multi is None:
-                size = used - parser.applied
-                parser.applied = used
+                size = self._unapplied
+                self._unapplied = 0
                 f.offset += size
                 server.repl_offset = f.offset
                 if proxy is not None:
                     proxy(parser.raw(size))
+                else:
+                    parser.skip(size)
 
     # -- output ---------------------------------------------------------------
 
@@ -517,28 +524,73 @@ class ReplicaProtocol(Protocol):
             f.link_down()
 
 
-class _StreamParser(RespParser):
-    """A L{RespParser} that counts bytes fed and can hand back the raw bytes of parsed commands."""
+class _StreamParser(object):
+    """The master's stream: commands with their exact size in bytes, and their raw bytes.
 
-    def __init__(self, max_bulk_len, keep_raw):
-        RespParser.__init__(self, max_bulk_len)
-        self.fed = 0
-        self.applied = 0
-        self._raw = bytearray() if keep_raw else None
+    L{RespParser} counts bytes exactly whatever the framing (bytes fed
+    minus bytes pending).  With hiredis (ten times faster) a command's size
+    is computed from its words, which is exact for the canonical multibulk
+    form (C{*<n>\r\n} then C{$<len>\r\n<word>\r\n} per word, no
+    leading zeros or signs): the only form Redis writes to its replicas
+    (and proxies to sub-replicas), and the one sonic's master writes.
+    """
+
+    def __init__(self, use_hiredis=True):
+        # The raw bytes are kept until applied: a replica of ours may
+        # attach (and want them passed on) at any moment.
+        self._raw = bytearray()
+        self._fed = 0
+        self._used = 0
+        if use_hiredis and hiredis is not None:
+            self._reader = hiredis.Reader()
+            self._slow = None
+            self.next = self._next_hiredis
+        else:
+            self._reader = None
+            self._slow = RespParser(1 << 62)
+            self.next = self._next_slow
 
     def feed(self, data):
-        self.fed += len(data)
-        if self._raw is not None:
-            self._raw += data
-        RespParser.feed(self, data)
+        self._fed += len(data)
+        self._raw += data
+        if self._slow is None:
+            self._reader.feed(data)
+        else:
+            self._slow.feed(data)
+
+    def _next_slow(self):
+        argv = self._slow.gets()
+        if argv is None:
+            return None
+        used = self._fed - self._slow.pending()
+        size = used - self._used
+        self._used = used
+        return argv, size
+
+    def _next_hiredis(self):
+        argv = self._reader.gets()
+        if argv is False:
+            return None
+        if type(argv) is not list or not argv:
+            raise ProtocolError("expected a multibulk command, got %r" % (argv,))
+        n = len(argv)
+        size = (4 if n < 10 else 3 + len(str(n)))
+        for a in argv:
+            if type(a) is not bytes:
+                raise ProtocolError("expected a bulk string, got %r" % (a,))
+            la = len(a)
+            size += la + (6 if la < 10 else 7 if la < 100 else 8 if la < 1000 else 5 + len(str(la)))
+        return argv, size
 
     def raw(self, size):
-        """The next C{size} raw bytes of the stream (those of the command just parsed)."""
-        if self._raw is None:
-            return b""
+        """The next C{size} raw bytes of the stream (those of the commands just applied)."""
         data = bytes(self._raw[:size])
         del self._raw[:size]
         return data
+
+    def skip(self, size):
+        """Drop the next C{size} raw bytes (nobody needs them)."""
+        del self._raw[:size]
 
 
 class ReplicaFactory(ReconnectingClientFactory):
@@ -582,6 +634,8 @@ class ReplicaFactory(ReconnectingClientFactory):
         self.sync_last_io = None
         self.full_syncs = 0
         self.dbnum = 0
+        #: hiredis parses the stream when importable (see L{_StreamParser}).
+        self.use_hiredis = True
         self.partial_syncs = 0
         self._cron = None
 
@@ -592,8 +646,7 @@ class ReplicaFactory(ReconnectingClientFactory):
             self.offset = offset
 
     def make_parser(self):
-        keep_raw = getattr(self.server, "repl_proxy", None) is not None
-        return _StreamParser(max(self.server.config.proto_max_bulk_len, 1 << 40), keep_raw)
+        return _StreamParser(self.use_hiredis)
 
     def touch(self):
         self.last_io = self.clock.seconds()

@@ -161,18 +161,47 @@ def test_full_sync_payload_in_odd_chunks(chunk, diskless):
     assert link.sent() == cmd("REPLCONF", "ACK", "1000")
 
 
-def test_stream_offset_counts_every_command_byte_for_byte():
-    """SELECT, writes and PINGs all advance the offset by their RESP size."""
+@pytest.mark.parametrize("use_hiredis", [True, False])
+@pytest.mark.parametrize("chunk", [None, 1, 5, 100])
+def test_stream_offset_counts_every_command_byte_for_byte(use_hiredis, chunk):
+    """SELECT, writes and PINGs advance the offset by their RESP size, with and without hiredis."""
     link = Link()
+    link.factory.use_hiredis = use_hiredis
     link.full_sync(offset=5)
     link.sent()
+    words = [b"", b"x" * 9, b"y" * 10, b"z" * 99, b"w" * 100, b"v" * 1000, b"u" * 12345]
     stream = cmd("PING") + cmd("SELECT", "3") + cmd("SET", "a", "x" * 300) + cmd("PING")
-    link.feed(stream, 5)
+    stream += cmd("RPUSH", "l", *words) + cmd("DEL", *["k%d" % i for i in range(12)])
+    link.feed(stream, chunk)
     assert link.factory.offset == 5 + len(stream)
     assert link.server.repl_offset == 5 + len(stream)
     c = link.client()
     call(c, "SELECT", "3")
     assert call(c, "GET", "a") == b"x" * 300
+    assert [call(c, "LINDEX", "l", str(i)) for i in range(len(words))] == words
+
+
+@pytest.mark.parametrize("use_hiredis", [True, False])
+def test_applied_bytes_are_passed_on_to_our_own_replicas(use_hiredis):
+    """repl_proxy gets exactly the bytes of the applied commands, a transaction once EXEC ran."""
+    link = Link()
+    link.factory.use_hiredis = use_hiredis
+    got = []
+    link.server.repl_proxy = got.append
+    link.full_sync(offset=0)
+    tx = cmd("MULTI") + cmd("SET", "a", "1") + cmd("EXEC")
+    stream = cmd("SET", "b", "2") + tx + cmd("PING")
+    link.feed(stream + b"*2\r\n$3\r\nGET", 7)
+    assert b"".join(got) == stream
+    assert tx in got
+
+
+def test_a_stream_that_is_not_commands_drops_the_link():
+    """Anything but multibulk commands of bulk strings from the master closes the link."""
+    link = Link()
+    link.full_sync(offset=0)
+    link.feed(b"+OK\r\n")
+    assert link.tr.disconnecting
 
 
 def test_getack_answers_the_offset_before_it():

@@ -577,3 +577,53 @@ def test_redis_check_rdb_accepts_a_sonic_file(tmp_path):
     out = subprocess.run(["redis-check-rdb", path], capture_output=True, text=True)
     assert "RDB looks OK" in out.stdout, out.stdout
     assert "Checksum OK" in out.stdout
+
+
+def test_write_steps_spreads_a_file_over_many_steps(tmp_path):
+    """write_steps yields every few keys, skips keys deleted between steps, and ends with a whole file."""
+    from sonic.rdb.keyspace import write_steps
+    server = make_server()
+    db = server.store.dbs[0]
+    for i in range(50):
+        db.set(b"k%d" % i, b"v%d" % i)
+    f = io.BytesIO()
+    steps = write_steps(server, RdbWriter(f), step=10)
+    first = next(steps)
+    assert first == 10
+    # Keys not yet written may go away meanwhile; they are then left out.
+    for i in range(1, 50, 2):
+        db.delete(b"k%d" % i)
+    counts = [first] + list(steps)
+    assert len(counts) > 2 and counts == sorted(counts)
+    keys = {e.key for e in iter_rdb(io.BytesIO(f.getvalue()))}
+    assert counts[-1] == len(keys)
+    assert {b"k%d" % i for i in range(0, 50, 2)} <= keys
+
+
+def test_gc_is_restored_after_writing_and_after_a_failed_load():
+    """Pausing the cyclic GC never outlives the write or the load, even when the load fails."""
+    import gc
+    server, c = _filled()
+    write_keyspace_to = io.BytesIO()
+    from sonic.rdb.keyspace import write_keyspace
+    write_keyspace(server, RdbWriter(write_keyspace_to))
+    assert gc.isenabled()
+    with pytest.raises(RdbError):
+        build_keyspace(server, [Entry(0, b"k", "set", [b"a", b"a"], None)], 0)
+    assert gc.isenabled()
+
+
+@settings(max_examples=100, deadline=None)
+@given(_entries())
+def test_bridge_is_lossless(drawn):
+    """entry_to_value then entries_of gives back the entry's key, kind, value and deadline."""
+    kind, value, encoding, expire = drawn
+    if kind == "zset" and any(s != s for _, s in value):
+        return
+    server = make_server()
+    entry = Entry(0, b"k", kind, value, None if expire is None else server.store.now + 1 + expire,
+                  encoding)
+    load_entries(server, [entry], server.store.now)
+    (back,) = entries_of(server)
+    assert (back.key, back.kind, back.expire_ms) == (entry.key, kind, entry.expire_ms)
+    assert _normal(kind, back.value) == _normal(kind, value)

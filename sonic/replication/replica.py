@@ -66,6 +66,7 @@ import os
 import tempfile
 
 from twisted.application import service
+from twisted.internet.defer import maybeDeferred
 from twisted.internet.protocol import Protocol, ReconnectingClientFactory
 from twisted.logger import Logger
 
@@ -376,7 +377,7 @@ class ReplicaProtocol(Protocol):
         server.loading = True
         server.update_guards()
         fobj, self._file = self._file, None
-        d = f.run_in_thread(f.build, server, fobj, int(self.clock.seconds() * 1000))
+        d = maybeDeferred(f.run_in_thread, f.build, server, fobj, int(self.clock.seconds() * 1000))
         d.addCallback(self._loaded, fobj)
         d.addErrback(self._load_failed, fobj)
 
@@ -384,6 +385,8 @@ class ReplicaProtocol(Protocol):
         f = self.factory
         server = self.server
         fobj.close()
+        if server.replica_link is not f:
+            return  # REPLICAOF changed while the payload was parsed: drop it
         try:
             keys = f.install(server, built)
         except Exception:
@@ -412,6 +415,8 @@ class ReplicaProtocol(Protocol):
 
     def _load_failed(self, failure, fobj):
         fobj.close()
+        if self.server.replica_link is not self.factory:
+            return
         log.failure("Failed parsing the master's payload", failure)
         self._load_done_badly()
 
@@ -801,6 +806,9 @@ def stop_link(server):
         if conn is not None:
             conn.transport.loseConnection()
     server.replica_service = None
+    if server.loading:
+        server.loading = False  # a payload still being parsed is dropped
+        server.update_guards()
 
 
 def become_master(server):

@@ -4,6 +4,7 @@ import io
 
 import pytest
 from twisted.internet import defer
+from twisted.python.failure import Failure
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 
@@ -414,3 +415,73 @@ def test_replicaof_another_master_continues_from_our_history():
     assert call(link.client(), "REPLICAOF", "other", "6380") == b"OK"
     f = link.server.replica_link
     assert f is not link.factory and f.replid == REPLID.decode() and f.offset == 20
+
+
+def test_corrupt_payload_loads_nothing_and_drops_the_link():
+    """A payload the reader refuses leaves the old keyspace whole and the link down."""
+    link = Link()
+    link.server.store.dbs[0].set(b"old", b"kept")
+    assert link.handshake() == cmd("PSYNC", "?", "-1")
+    payload = bytearray(rdb([Entry(0, b"k", "string", b"v", None)]))
+    payload[-3] ^= 0xFF  # the CRC no longer matches
+    link.feed(b"+FULLRESYNC " + REPLID + b" 0\r\n$%d\r\n" % len(payload) + bytes(payload))
+    assert link.tr.disconnecting
+    c = link.client()
+    assert call(c, "GET", "old") == b"kept" and call(c, "GET", "k") is None
+    assert not link.server.loading and link.factory.full_syncs == 0
+    assert link.factory.replid is None
+
+
+def test_every_type_with_ttls_loads_from_the_payload():
+    """Lists, sets, hashes and sorted sets, in several databases and with deadlines, load as sent."""
+    link = Link()
+    deadline = int(link.server.clock.seconds() * 1000) + 60000
+    link.full_sync([
+        Entry(0, b"l", "list", [b"a", b"b", b"1"], deadline),
+        Entry(0, b"s", "set", [b"1", b"2"], None, "intset"),
+        Entry(1, b"h", "hash", [(b"f", b"v")], None),
+        Entry(2, b"z", "zset", [(b"m", 1.5), (b"n", -2.0)], deadline),
+    ])
+    c = link.client()
+    assert call(c, "LINDEX", "l", "2") == b"1" and call(c, "PEXPIRETIME", "l") == deadline
+    assert call(c, "OBJECT", "ENCODING", "s") == b"intset"
+    call(c, "SELECT", "1")
+    assert call(c, "HGET", "h", "f") == b"v"
+    call(c, "SELECT", "2")
+    assert call(c, "ZSCORE", "z", "n") == -2.0 and call(c, "PEXPIRETIME", "z") == deadline
+
+
+def test_promotion_while_loading_drops_the_payload():
+    """Promoted while the payload is parsed: the parse result is ignored and -LOADING ends."""
+    link = Link()
+    pending = defer.Deferred()
+    link.factory.run_in_thread = lambda f, *a: pending
+    link.full_sync([Entry(0, b"k", "string", b"v", None)])
+    c = link.client()
+    # As in Redis, REPLICAOF itself answers -LOADING meanwhile.
+    assert call(c, "REPLICAOF", "NO", "ONE") == Error("LOADING Redis is loading the dataset in memory")
+    become_master(link.server)
+    assert call(c, "GET", "k") is None
+    pending.callback(build_keyspace(link.server, [Entry(0, b"k", "string", b"v", None)], 0,
+                                    master=False))
+    assert call(c, "GET", "k") is None
+
+
+def test_factory_retries_every_second_on_its_clock():
+    """A lost or refused connection is retried one second later on the injected clock."""
+    link = Link()
+    f = link.factory
+
+    class Connector(object):
+        attempts = 0
+
+        def connect(self):
+            self.attempts += 1
+
+    connector = Connector()
+    f.clientConnectionFailed(connector, Failure(ConnectionRefusedError()))
+    assert f.state == "connect"
+    link.server.clock.advance(0.9)
+    assert connector.attempts == 0
+    link.server.clock.advance(0.2)
+    assert connector.attempts == 1

@@ -236,7 +236,11 @@ def _quicklist(elements, fill, compress):
     one: past the byte limit (C{fill} < 0, with its 8-byte estimate of
     per-entry overhead) or the count limit (C{fill} > 0).
     """
-    limit = _NODE_BYTES.get(fill, 8192) if fill <= 0 else None
+    if fill < 0:
+        limit = _NODE_BYTES.get(fill, 65536)
+    else:
+        limit = None
+        fill = fill or 1  # 0 still holds one element per node
     nodes = []
     entries = []
     size = 0  # Redis' node->sz: the node's listpack size

@@ -212,6 +212,9 @@ def test_positive_fill_limits_elements_per_node():
     p = dump_payload("list", [b"a"] * 7, list_fill=3)
     assert p[1] == 3
     assert parse_dump_payload(p)[1] == [b"a"] * 7
+    # 0 still puts one element in each node, as Redis' quicklistNodeLimit does.
+    p = dump_payload("list", [b"1", b"x"], list_fill=0)
+    assert p[:-10] == b"\x12\x02\x02\t\t\x00\x00\x00\x01\x00\x01\x01\xff\x02\n\n\x00\x00\x00\x01\x00\x81x\x02\xff"
 
 
 # -- files ----------------------------------------------------------------------------

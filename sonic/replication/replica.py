@@ -296,6 +296,7 @@ class ReplicaProtocol(Protocol):
                     self.server.second_repl_offset = f.offset + 1
                     f.replid = new
                     self.server.replid = new
+                    drop_own_replicas(self.server)  # they learn the new id by reconnecting
             log.info("Successful partial resynchronization with master at offset {o}", o=f.offset)
             f.partial_syncs += 1
             self._start_stream()
@@ -716,6 +717,18 @@ class ReplicaFactory(ReconnectingClientFactory):
         conn.send_ack()
 
 
+def drop_own_replicas(server):
+    """Disconnect the replicas of this server so they PSYNC again and learn a new replid.
+
+    Redis' disconnectSlaves() on REPLICAOF (either form) and on a +CONTINUE
+    carrying a new id: they usually continue partially (replid2).
+    """
+    master = getattr(server, "repl_master", None)
+    drop = getattr(master, "drop_replicas", None)
+    if drop is not None:
+        drop()
+
+
 def update_stale(server):
     """Recompute the -MASTERDOWN gate: a replica whose link is not up, with replica-serve-stale-data no."""
     link = server.replica_link
@@ -780,6 +793,7 @@ def become_replica(server, host, port, reactor=None, clock=None, run_in_thread=N
         stop_link(server)
     elif replid is None or replid == server.run_id:
         replid = None
+    drop_own_replicas(server)
     factory = ReplicaFactory(server, host, port, clock=clock, run_in_thread=run_in_thread)
     factory.inherit(replid, offset)
     server.master_host = host
@@ -834,6 +848,7 @@ def become_master(server):
     server.repl_offset = offset
     server.stale_refused = False
     server.update_guards()
+    drop_own_replicas(server)
     hook = getattr(server, "repl_promoted", None)
     if hook is not None:
         hook()

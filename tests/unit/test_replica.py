@@ -485,3 +485,28 @@ def test_factory_retries_every_second_on_its_clock():
     assert connector.attempts == 0
     link.server.clock.advance(0.2)
     assert connector.attempts == 1
+
+
+def test_role_changes_disconnect_our_own_replicas():
+    """REPLICAOF NO ONE, REPLICAOF another master and +CONTINUE with a new id drop our replicas."""
+    link = Link()
+    drops = []
+
+    class Master(object):
+        def drop_replicas(self):
+            drops.append(1)
+
+    link.server.repl_master = Master()
+    link.full_sync(offset=3)
+    link.proto.connectionLost(None)
+    link.connect()
+    link.handshake()
+    link.feed(b"+CONTINUE " + REPLID + b"\r\n")
+    assert drops == []  # same id: nothing to tell them
+    link.proto.connectionLost(None)
+    link.connect()
+    link.handshake()
+    link.feed(b"+CONTINUE " + REPLID2 + b"\r\n")
+    assert drops == [1]
+    become_master(link.server)
+    assert drops == [1, 1]

@@ -510,3 +510,21 @@ def test_role_changes_disconnect_our_own_replicas():
     assert drops == [1]
     become_master(link.server)
     assert drops == [1, 1]
+
+
+def test_replicaof_directive_adds_the_link_to_the_service_tree():
+    """--replicaof host port (the replicaof directive) makes a replica whose link starts with the tree."""
+    from sonic.config import Config
+    from sonic.tap import build_service
+    config = Config()
+    config.apply("replicaof", ["10.1.2.3", "6380"])
+    config.apply("port", ["0"])
+    reactor = MemoryReactorClock()
+    top = build_service(config, reactor=reactor, handle_signals=False)
+    server = top.server
+    assert server.master_host == "10.1.2.3" and server.master_port == 6380
+    assert top.getServiceNamed("replica") is server.replica_service
+    assert reactor.tcpClients == []
+    server.replica_service.startService()
+    assert reactor.tcpClients[0][:2] == ("10.1.2.3", 6380)
+    server.replica_service.stopService()

@@ -218,6 +218,9 @@ class Blocking(object):
                         continue  # served meanwhile through another key
                     if db.lookup(key) is None:
                         break
+                    prop = self.server.propagator
+                    if prop is not None and prop.cow is not None:
+                        prop.before_serve(waiter)  # a full sync's snapshot keeps its copy
                     try:
                         reply = waiter.serve(key)
                     except CommandError as e:

@@ -203,6 +203,8 @@ def check_state(server, spec, client=None):
         raise CommandError(errors.READONLY)
     if spec.denyoom and server.over_maxmemory():
         raise CommandError(errors.OOM)
+    if spec.write and server.min_replicas_refuse and server.master_host is None:
+        raise CommandError("NOREPLICAS Not enough good replicas to write.")
     if server.gate_all:
         # Redis checks the stale link after READONLY, and loading after that.
         if server.stale_refused and not spec.stale_ok:

@@ -73,6 +73,11 @@ class Server(object):
         #: The sonic.replication.master.ReplicationMaster once a replica
         #: has attached (or ROLE/INFO asked), else None.
         self.repl_master = None
+        #: min-replicas-to-write is set and too few replicas are good: writes
+        #: get -NOREPLICAS (kept up to date by sonic.replication.master).
+        self.min_replicas_refuse = bool(config.min_replicas_to_write and config.min_replicas_max_lag)
+        if self.min_replicas_refuse:
+            self.guard_writes = True  # no replica yet
         self.replica_read_only = config.replica_read_only
         self.tcp_port = config.port
         self.shutdown = None
@@ -103,12 +108,20 @@ class Server(object):
         c.on_change("compression-thread-threshold", lambda v: setattr(comp, "thread_threshold", v))
         c.on_change("replica-read-only", lambda v: setattr(self, "replica_read_only", v))
         c.on_change("maxmemory", lambda v: self.update_guards())
+        c.on_change("min-replicas-to-write", lambda v: self.update_min_replicas())
+        c.on_change("min-replicas-max-lag", lambda v: self.update_min_replicas())
 
     def update_guards(self):
         """Recompute L{guard_writes} after a change of role or of maxmemory."""
         self.gate_all = self.loading or self.stale_refused
         self.guard_writes = (bool(self.config.maxmemory) or self.master_host is not None
-                             or self.gate_all)
+                             or self.gate_all or self.min_replicas_refuse)
+
+    def update_min_replicas(self):
+        """Recompute L{min_replicas_refuse} (min-replicas-to-write) and the guards."""
+        from sonic.replication.master import too_few_replicas
+        self.min_replicas_refuse = too_few_replicas(self)
+        self.update_guards()
 
     def next_client_id(self):
         """A new client id (monotonic, from 1, as in Redis)."""

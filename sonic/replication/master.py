@@ -24,24 +24,30 @@ second_repl_offset) and the offset is inside the backlog; otherwise
 C{+FULLRESYNC <replid> <offset>} and C{$<len>\\r\\n<rdb>}, then the stream.
 
 Full sync without freezing the reactor: the snapshot is taken at once but
-cheaply, as shallow copies of every shard's dicts (C dict.copy: C{data} and
-C{expires}; about 30 ms per million keys); the values are serialized later,
-a slice of about 20 ms per reactor turn (C{callLater(0)}), by the RDB
-writer (L{sonic.rdb.writer.RdbWriter}, L{sonic.rdb.keyspace.entry_of}).
-Strings are immutable, so the copies stay exact for them; collections are
-changed in place by commands, so while a snapshot is being written the
-propagator calls L{FullSync.cow} before every write command: each key the
-command names whose snapshot value is that very object is converted to its
-L{Entry} first (copy-on-write per key).  Keys changed outside a command's
-own key arguments (a BLMOVE served into its destination) are not covered.
-The payload goes out as C{$<len>} when complete (it is built in memory).
+cheaply, as shallow copies of every shard's dicts (C dict.copy of C{data}
+and C{expires}); the values are serialized later, a slice of about 20 ms
+per reactor turn (C{callLater(0)}), by the RDB writer
+(L{sonic.rdb.writer.RdbWriter}, L{sonic.rdb.keyspace.entry_of}).  Strings
+are immutable, so the copies stay exact for them; collections are changed
+in place by commands, so while a snapshot is being written the propagator
+calls L{FullSync.cow} before every write command (and before a parked
+BLPOP/BLMOVE... is served): each key the command names whose snapshot value
+is that very object is converted to its L{Entry} first (copy-on-write per
+key).  The payload goes out as C{$<len>} when complete (built in memory:
+the RDB's size is held twice while it is sent).  Measured for 1,000,000
+string keys (one db, 16 shards): the PSYNC handler (the dict copies) pauses
+the reactor 80 ms, then the 24.8 MB RDB is written in 4.3 s of slices none
+longer than 24 ms.
 
 WAIT numreplicas timeout parks the client as a blocked client (a
 L{sonic.blocking.Waiter} with no keys, so CLIENT UNBLOCK, disconnects and
 INFO blocked_clients treat it as any other) and sends C{REPLCONF GETACK *}
 down the stream; each C{REPLCONF ACK} re-checks the waiters; the timeout is
-a C{callLater} on C{server.clock}.  A PING goes down the stream every
-C{repl-ping-replica-period} seconds while replicas are attached.
+a C{callLater} on C{server.clock}.  A once-a-second cron sends a PING
+down the stream every C{repl-ping-replica-period} seconds while replicas
+are attached, and recounts the good replicas (online, last ACK at most
+C{min-replicas-max-lag} seconds old) for C{min-replicas-to-write}, which
+refuses writes with C{-NOREPLICAS} through the dispatcher's state checks.
 
 For a replica that has its own replicas (a chain), the replica side calls
 the hooks this module installs on the server: C{repl_proxy(data)} (the
@@ -60,7 +66,7 @@ from sonic.blocking import BLOCKED, Waiter
 from sonic.replication.propagate import Propagator, encode_command
 from sonic.resp import Raw
 
-__all__ = ["Backlog", "ReplicaLink", "ReplicationMaster", "FullSync", "get_master",
+__all__ = ["Backlog", "ReplicaLink", "ReplicationMaster", "FullSync", "get_master", "too_few_replicas",
            "replication_info", "role_reply"]
 
 log = Logger(namespace="sonic")
@@ -311,12 +317,14 @@ class ReplicationMaster(object):
         self.syncs = []
         self.waits = []
         self.ping_call = None
+        self.cron_loops = 0
         self.sync_full = 0
         self.sync_partial_ok = 0
         self.sync_partial_err = 0
         self.last_sync = None   # the last FullSync, for measurements
         server.disconnect_hooks.append(self.client_gone)
         server.config.on_change("repl-backlog-size", self._resize)
+        self._schedule_ping()
 
     # -- history ---------------------------------------------------------------
 
@@ -464,6 +472,7 @@ class ReplicationMaster(object):
             link.write(b"$%d\r\n" % len(payload))
             link.write(payload)
             link.online()
+        self.refresh_good()
 
     def _sync_failed(self, sync):
         if sync in self.syncs:
@@ -490,6 +499,8 @@ class ReplicationMaster(object):
         link.ack_time = self.server.clock.seconds()
         if link.state == "send_bulk":
             link.online()
+        if self.server.min_replicas_refuse:
+            self.refresh_good()
         if self.waits:
             self._check_waits()
 
@@ -546,16 +557,27 @@ class ReplicationMaster(object):
 
     def _schedule_ping(self):
         if self.ping_call is None or not self.ping_call.active():
-            period = self.server.config.repl_ping_replica_period
-            self.ping_call = self.server.clock.callLater(period, self._ping)
+            self.ping_call = self.server.clock.callLater(1, self._cron)
 
-    def _ping(self):
-        """Every repl-ping-replica-period seconds: a PING down the stream (masters only)."""
+    def _cron(self):
+        """Once a second (Redis' replicationCron): a PING down the stream every
+        repl-ping-replica-period seconds (masters only), and the count of good
+        replicas for min-replicas-to-write refreshed."""
         self.ping_call = None
         server = self.server
-        if self.replicas and server.master_host is None and server.propagator is not None:
+        self.cron_loops += 1
+        period = max(1, server.config.repl_ping_replica_period)
+        if (not self.cron_loops % period and self.replicas and server.master_host is None
+                and server.propagator is not None):
             server.propagator.feed(-1, [b"ping"])
+        self.refresh_good()
         self._schedule_ping()
+
+    def refresh_good(self):
+        """Recompute whether min-replicas-to-write refuses writes now."""
+        server = self.server
+        if server.config.min_replicas_to_write or server.min_replicas_refuse:
+            server.update_min_replicas()
 
     def stop(self):
         """Cancel the timers (server shutdown, tests)."""
@@ -578,6 +600,7 @@ class ReplicationMaster(object):
                     sync.cancel()
                     self.syncs.remove(sync)
         self._update_cow()
+        self.refresh_good()
 
     def good_replicas(self):
         """Replicas online whose last ACK is at most min-replicas-max-lag seconds old."""
@@ -585,6 +608,16 @@ class ReplicationMaster(object):
         lag = self.server.config.min_replicas_max_lag
         return sum(1 for link in self.replicas
                    if link.state == "online" and now - link.ack_time <= lag)
+
+
+def too_few_replicas(server):
+    """Whether min-replicas-to-write refuses writes: fewer good replicas than it asks."""
+    config = server.config
+    if not (config.min_replicas_to_write and config.min_replicas_max_lag):
+        return False
+    master = server.repl_master
+    good = master.good_replicas() if master is not None else 0
+    return good < config.min_replicas_to_write
 
 
 def get_master(server):

@@ -155,6 +155,13 @@ class Propagator(object):
         if self.depth == 0:
             self.flush()
 
+    def before_serve(self, waiter):
+        """A parked command is about to be served: let a snapshot being written copy its keys first."""
+        from sonic.registry import lookup
+        spec = lookup(waiter.command.encode())
+        if self.cow is not None and spec is not None:
+            self.cow(waiter.client, spec, waiter.client.argv)
+
     def feed(self, dbnum, argv):
         """Propagate one command now (for callers outside a command: PING, ...)."""
         self.ops.append((dbnum, argv))

@@ -199,8 +199,10 @@ def test_ping_goes_down_the_stream_every_period():
     proto, transport = connect(server)
     full_sync(server, proto, transport)
     before = server.repl_offset
-    server.clock.advance(2)
-    assert take(transport) == b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"[:0] + b"*1\r\n$4\r\nping\r\n"
+    server.clock.advance(1)
+    assert take(transport) == b""
+    server.clock.advance(1)
+    assert take(transport) == b"*1\r\n$4\r\nping\r\n"
     assert server.repl_offset == before + len(b"*1\r\n$4\r\nping\r\n")
 
 
@@ -234,3 +236,53 @@ def test_wait_errors():
     assert call(c, "WAIT", "1", "a").message == "ERR timeout is not an integer or out of range"
     assert call(c, "REPLCONF", "ack").message == "ERR syntax error"
     assert call(c, "REPLCONF", "foo", "bar").message == "ERR Unrecognized REPLCONF option: foo"
+
+
+def test_min_replicas_to_write():
+    """With min-replicas-to-write 1, writes get -NOREPLICAS until a replica acknowledges, and again once its ACKs are older than min-replicas-max-lag."""
+    server = make_server(min_replicas_to_write=1, min_replicas_max_lag=10)
+    c = Client(server)
+    err = "NOREPLICAS Not enough good replicas to write."
+    assert call(c, "SET", "a", "1").message == err
+    assert call(c, "GET", "a") is None
+    proto, transport = connect(server)
+    full_sync(server, proto, transport)
+    send(proto, "REPLCONF", "ACK", server.repl_offset)
+    assert call(c, "SET", "a", "1") == b"OK"
+    server.clock.advance(12)
+    assert call(c, "SET", "a", "1").message == err
+    send(proto, "REPLCONF", "ACK", server.repl_offset)
+    assert call(c, "SET", "a", "2") == b"OK"
+    call(c, "CONFIG", "SET", "min-replicas-to-write", "2")
+    assert call(c, "SET", "a", "1").message == err
+    call(c, "CONFIG", "SET", "min-replicas-to-write", "0")
+    assert call(c, "SET", "a", "3") == b"OK"
+
+
+def test_served_blmove_during_a_snapshot_keeps_the_snapshot_exact():
+    """A parked BLMOVE served into an existing list while the RDB is being written leaves the RDB's copy of that list as it was."""
+    server = make_server()
+    c = Client(server)
+    for i in range(300):
+        call(c, "SET", "k%d" % i, "v")
+    call(c, "RPUSH", "dst", "old")
+    w = Client(server)
+    server.add_client(w)
+    assert call(w, "BLMOVE", "src", "dst", "LEFT", "RIGHT", "0") is BLOCKED
+    proto, transport = connect(server)
+    send(proto, "PSYNC", "?", "-1")
+    master = get_master(server)
+    call(c, "RPUSH", "src", "x")
+    assert w.unblocked_replies == [b"x"]
+    for _ in range(1000):
+        server.clock.advance(0)
+        if not master.syncs:
+            break
+    data = take(transport)
+    line, rest = data.split(b"\r\n", 1)
+    size, rest = rest[1:].split(b"\r\n", 1)
+    rdb, stream = rest[:int(size)], rest[int(size):]
+    entries = {e.key: e for e in iter_rdb(io.BytesIO(rdb))}
+    assert entries[b"dst"].value == [b"old"]
+    assert parse(stream)[1:] == [[b"RPUSH", b"src", b"x"],
+                                 [b"LMOVE", b"src", b"dst", b"left", b"right"]]

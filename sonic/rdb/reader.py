@@ -8,7 +8,8 @@
 Everything Redis 7.0 writes for strings, lists, sets, hashes and sorted sets
 is read, in every encoding older versions wrote too (linked lists, ziplists,
 zipmaps, quicklists of ziplists, string-double zsets).  Streams and module
-values are refused with an L{RdbError} naming the type and the key; function
+values are refused with an L{RdbError} naming the type and the key (or
+skipped and counted, with C{skip_unsupported=True}); function
 libraries (FUNCTION2) and module AUX data are skipped (kept in
 C{reader.functions} / counted in C{reader.skipped}).  Empty collections are
 skipped, as Redis skips them.  The CRC-64 trailer is checked (a stored 0
@@ -484,15 +485,57 @@ def _object(t, buf, pos):
         blob, pos = _string(buf, pos)
         return "set", _listpack(blob), "listpack", pos
     if t in (TYPE_STREAM_LISTPACKS, TYPE_STREAM_LISTPACKS_2, TYPE_STREAM_LISTPACKS_3):
-        raise _Unsupported("stream values are not supported")
-    if t in (TYPE_MODULE_2, TYPE_MODULE_PRE_GA):
+        raise _Unsupported("stream values are not supported", "stream key",
+                           lambda: _skip_stream(t, buf, pos))
+    if t == TYPE_MODULE_2:
+        module_id, pos = _length(buf, pos)
+        raise _Unsupported("module values are not supported (module %s)"
+                           % _module_name(module_id), "module key",
+                           lambda: _skip_module_data(buf, pos))
+    if t == TYPE_MODULE_PRE_GA:
         module_id, _ = _length(buf, pos)
-        raise _Unsupported("module values are not supported (module %s)" % _module_name(module_id))
+        raise _Unsupported("module values are not supported (module %s, pre-GA format)"
+                           % _module_name(module_id))
     raise _Corrupt("unknown object type %d" % t)
 
 
 class _Unsupported(Exception):
-    """A value of a type sonic cannot hold."""
+    """A value of a type sonic cannot hold; C{skip()} gives where it ends, if it can be skipped."""
+
+    def __init__(self, message, what=None, skip=None):
+        Exception.__init__(self, message)
+        self.what = what
+        self.skip = skip
+
+
+def _skip_stream(t, buf, pos):
+    """The offset just past a stream value (its listpacks, metadata, groups, PELs, consumers)."""
+    nodes, pos = _length(buf, pos)
+    for _ in range(nodes):
+        _, pos = _string(buf, pos)  # master ID
+        _, pos = _string(buf, pos)  # listpack
+    for _ in range(3):  # length, last ID (ms, seq)
+        _, pos = _length(buf, pos)
+    if t >= TYPE_STREAM_LISTPACKS_2:
+        for _ in range(5):  # first ID, max deleted ID, entries added
+            _, pos = _length(buf, pos)
+    groups, pos = _length(buf, pos)
+    for _ in range(groups):
+        _, pos = _string(buf, pos)  # name
+        for _ in range(3 if t >= TYPE_STREAM_LISTPACKS_2 else 2):  # last ID, entries read
+            _, pos = _length(buf, pos)
+        pel, pos = _length(buf, pos)
+        for _ in range(pel):
+            _, pos = _length(buf, pos + 24)  # raw ID (16), delivery time (8), count
+        consumers, pos = _length(buf, pos)
+        for _ in range(consumers):
+            _, pos = _string(buf, pos)  # name
+            pos += 16 if t >= TYPE_STREAM_LISTPACKS_3 else 8  # seen (and active) time
+            pel, pos = _length(buf, pos)
+            pos += 16 * pel
+            if pos > len(buf):
+                raise _Short
+    return pos
 
 
 _MODULE_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -583,11 +626,18 @@ class RdbParser(object):
     @ivar version: the RDB version from the header.
     @ivar resize: db number -> (keys, expires) from RESIZEDB hints.
     @ivar functions: the FUNCTION2 library codes met (not loaded by sonic).
-    @ivar skipped: names of skipped items (module AUX data, empty keys) -> count.
+    @ivar skipped: names of skipped items (module AUX data, empty keys, and
+        with C{skip_unsupported} stream and module keys) -> count.
     @ivar offset: how many bytes were consumed.
     """
 
-    def __init__(self):
+    def __init__(self, skip_unsupported=False):
+        """
+        @param skip_unsupported: skip stream and module keys (counted in
+            C{skipped}) instead of raising L{RdbError}: for a replica that
+            would rather hold every other key than none.
+        """
+        self.skip_unsupported = skip_unsupported
         self.aux = {}
         self.version = None
         self.resize = {}
@@ -700,8 +750,13 @@ class RdbParser(object):
                         try:
                             kind, value, enc, pos = _object(t, buf, pos)
                         except _Unsupported as e:
-                            raise RdbError("%s: key %r at offset %d"
-                                           % (e, key, self._base + start)) from None
+                            if not self.skip_unsupported or e.skip is None:
+                                raise RdbError("%s: key %r at offset %d"
+                                               % (e, key, self._base + start)) from None
+                            pos = e.skip()
+                            self.skipped[e.what] = self.skipped.get(e.what, 0) + 1
+                            expire = None
+                            continue
                         if kind != "string" and not value:
                             self.skipped["empty key"] = self.skipped.get("empty key", 0) + 1
                         else:
@@ -791,8 +846,8 @@ class RdbParser(object):
 class _Reader(object):
     """An iterator over the entries of a file, with the parser's findings as attributes."""
 
-    def __init__(self, fileobj, chunk):
-        self.parser = RdbParser()
+    def __init__(self, fileobj, chunk, skip_unsupported):
+        self.parser = RdbParser(skip_unsupported)
         self._gen = self._run(fileobj, chunk)
 
     def __iter__(self):
@@ -821,12 +876,13 @@ class _Reader(object):
                 return
 
 
-def iter_rdb(fileobj, chunk=1 << 22):
+def iter_rdb(fileobj, chunk=1 << 22, skip_unsupported=False):
     """Iterate over the L{Entry} records of the RDB file C{fileobj} (opened in binary mode).
 
     The returned iterator also has C{aux}, C{version}, C{resize},
     C{functions}, C{skipped} and C{checksum} (filled as the file is read;
     complete once the iteration ended).  Raises L{RdbError} on corrupt,
-    truncated or unsupported data.
+    truncated or unsupported data (unless C{skip_unsupported}: see
+    L{RdbParser}).
     """
-    return _Reader(fileobj, chunk)
+    return _Reader(fileobj, chunk, skip_unsupported)

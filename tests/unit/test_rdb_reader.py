@@ -330,6 +330,39 @@ def test_stream_keys_are_refused_by_name(real):
         _entries(data)
 
 
+def test_stream_keys_can_be_skipped(real):
+    """With skip_unsupported, streams of every shape (groups, PELs, consumers) are stepped over."""
+    c = real.client
+    c.flushall()
+    c.set(b"a", b"1")
+    for i in range(300):
+        c.xadd(b"s1", {b"f": b"v%d" % i, b"n": i})
+    c.xadd(b"s2", {b"x": b"y"})
+    c.xgroup_create(b"s1", b"g1", id="0")
+    c.xgroup_create(b"s1", b"g2", id="$")
+    c.xreadgroup(b"g1", b"alice", {b"s1": ">"}, count=5)
+    c.xreadgroup(b"g1", b"bob", {b"s1": ">"}, count=3)
+    c.xack(b"s1", b"g1", c.xrange(b"s1", count=1)[0][0])
+    c.xadd(b"empty", {b"f": b"v"})
+    c.xtrim(b"empty", maxlen=0)
+    c.rpush(b"l", b"after")
+    c.pexpireat(b"s2", 4102444800000)
+    c.set(b"z", b"2")
+    data = real.save()
+    c.flushall()
+    reader = iter_rdb(io.BytesIO(data), skip_unsupported=True)
+    got = {e.key: (e.value, e.expire_ms) for e in reader}
+    assert got == {b"a": (b"1", None), b"l": ([b"after"], None), b"z": (b"2", None)}
+    assert reader.skipped == {"stream key": 3}
+    p = RdbParser(skip_unsupported=True)
+    assert [e.key for i in range(len(data)) for e in p.feed(data[i:i + 1])] + \
+        [e.key for e in p.close()] == [e.key for e in _entries_skipping(data)]
+
+
+def _entries_skipping(data):
+    return list(iter_rdb(io.BytesIO(data), skip_unsupported=True))
+
+
 def test_function_libraries_are_skipped_and_kept(real):
     """FUNCTION2 records do not stop a load; their code is kept on the reader."""
     c = real.client
@@ -499,6 +532,14 @@ def test_module_values_are_refused_with_the_module_name():
     body = b"REDIS0010\xfe\x00\x07" + _s(b"doc") + b"\x81" + struct.pack(">Q", mid) + b"\xff"
     with pytest.raises(RdbError, match="module ReJSON-RL.*doc"):
         _entries(body + struct.pack("<Q", crc64(body)))
+    # A module-2 value is self-describing (opcodes up to EOF): it can be skipped.
+    body = b"REDIS0010\xfe\x00\x07" + _s(b"doc") + b"\x81" + struct.pack(">Q", mid) \
+        + encode_length(5) + _s(b"{}") + encode_length(2) + encode_length(7) + encode_length(0) \
+        + b"\x00" + _s(b"k") + _s(b"v") + b"\xff"
+    data = body + struct.pack("<Q", crc64(body))
+    reader = iter_rdb(io.BytesIO(data), skip_unsupported=True)
+    assert [e.key for e in reader] == [b"k"]
+    assert reader.skipped == {"module key": 1}
 
 
 def test_module_aux_is_skipped():

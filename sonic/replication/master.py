@@ -380,7 +380,13 @@ class ReplicationMaster(object):
             self.server.propagator.seldb = -1
 
     def promoted(self):
-        """REPLICAOF NO ONE: our own stream starts; its first op selects its db."""
+        """REPLICAOF NO ONE: our own stream starts; its first op selects its db.
+
+        As Redis does, our replicas are disconnected so that they learn the
+        new replid: they come back with PSYNC on the old one (our replid2)
+        and continue.
+        """
+        self.drop_replicas()
         if self.server.propagator is not None:
             self.server.propagator.seldb = -1
         self._schedule_ping()
@@ -570,6 +576,11 @@ class ReplicationMaster(object):
         if (not self.cron_loops % period and self.replicas and server.master_host is None
                 and server.propagator is not None):
             server.propagator.feed(-1, [b"ping"])
+        # Replicas waiting for their RDB get a newline each second, which
+        # Redis replicas read as a keepalive (their repl-timeout).
+        for link in self.replicas:
+            if link.state == "wait_bgsave":
+                link.write(b"\n")
         self.refresh_good()
         self._schedule_ping()
 

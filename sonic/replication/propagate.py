@@ -112,7 +112,9 @@ class Propagator(object):
 
     def command(self, client, spec, argv, reply):
         """A command changed something: record its propagated form."""
-        if client.flags == "M" or not spec.write:
+        # Our master's commands are passed on by the replica side as they
+        # came; local writes on a writable replica stay local (Redis 4+).
+        if client.flags == "M" or not spec.write or self.server.master_host is not None:
             return
         name = spec.fullname
         rule = _RULES.get(name)
@@ -145,7 +147,7 @@ class Propagator(object):
         """A parked blocking command was served from C{key}: propagate its non-blocking form."""
         client = waiter.client
         rule = _RULES.get(waiter.command)
-        if rule is None or isinstance(reply, Error):
+        if rule is None or isinstance(reply, Error) or self.server.master_host is not None:
             return
         ops = rule(client, client.argv, reply)
         if not ops:

@@ -172,3 +172,44 @@ def test_redis_replica_of_sonic(pair):
     with open(rlog) as f:
         assert "Successful partial resynchronization with master" in f.read()
     assert snapshot(replica) == snapshot(m)
+
+
+def test_chain_sonic_sonic_redis_and_promotion(pair):
+    """sonic -> sonic -> redis-server: writes at the top reach the bottom; REPLICAOF NO ONE in the middle continues with PSYNC."""
+    top, start_replica = pair
+    proc, port, log = start_sonic()
+    try:
+        middle = redis.Redis(port=port)
+        top.set("before", "1")
+        top.rpush("l", "x")
+        assert middle.execute_command("REPLICAOF", "127.0.0.1",
+                                      top.connection_pool.connection_kwargs["port"]) == b"OK"
+        wait_until(lambda: in_sync(top, middle), what="the middle's sync")
+        rport = free_port()
+        workdir = tempfile.mkdtemp(prefix="sonic-chain-")
+        rlog = os.path.join(workdir, "bottom.log")
+        bottom_proc = subprocess.Popen(
+            ["redis-server", "--port", str(rport), "--save", "", "--dir", workdir,
+             "--replicaof", "127.0.0.1", str(port), "--logfile", rlog], stdout=subprocess.DEVNULL)
+        try:
+            wait_for_port(rport, bottom_proc)
+            bottom = redis.Redis(port=rport)
+            wait_until(lambda: in_sync(middle, bottom), what="the bottom's sync")
+            top.set("after", "2")
+            top.incr("n")
+            top.lpush("l", "y")
+            wait_until(lambda: in_sync(top, middle) and in_sync(middle, bottom), what="the chain")
+            assert snapshot(bottom) == snapshot(top)
+            assert (bottom.info("replication")["master_replid"]
+                    == top.info("replication")["master_replid"])
+            assert middle.execute_command("REPLICAOF", "NO", "ONE") == b"OK"
+            middle.set("from_middle", "1")
+            wait_until(lambda: bottom.get("from_middle") == b"1", what="the promoted stream")
+            with open(rlog) as f:
+                assert "Successful partial resynchronization with master" in f.read()
+            assert middle.info("stats")["sync_full"] == 1
+        finally:
+            stop(bottom_proc)
+            shutil.rmtree(workdir, ignore_errors=True)
+    finally:
+        stop(proc)

@@ -286,3 +286,49 @@ def test_served_blmove_during_a_snapshot_keeps_the_snapshot_exact():
     assert entries[b"dst"].value == [b"old"]
     assert parse(stream)[1:] == [[b"RPUSH", b"src", b"x"],
                                  [b"LMOVE", b"src", b"dst", b"left", b"right"]]
+
+
+def test_chained_replica_passes_its_masters_stream_on():
+    """On a replica, bytes applied from its master reach its own replicas and backlog unchanged; its local writes and expiries are not propagated."""
+    server = make_server()
+    proto, transport = connect(server)
+    full_sync(server, proto, transport)
+    master = get_master(server)
+    # Now this server becomes a replica whose link is up (the replica side's job).
+    server.master_host, server.master_port = "127.0.0.1", 1
+    server.store.replica = True
+    upstream = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
+    server.repl_offset += len(upstream)   # the replica side counts first
+    server.repl_proxy(upstream)
+    assert take(transport) == upstream
+    assert master.backlog.since(master.backlog.first).endswith(upstream)
+    local = Client(server)
+    call(local, "SET", "local", "1")
+    assert take(transport) == b""
+    server.repl_full_resync("a" * 40, 1000)
+    assert master.replicas == [] and master.backlog.first == 1001
+
+
+def test_psync_on_a_replica_without_its_master_is_refused():
+    """A replica whose own link is down answers PSYNC with -NOMASTERLINK."""
+    server = make_server()
+    server.master_host, server.master_port = "127.0.0.1", 1
+    c = Client(server)
+    assert call(c, "PSYNC", "?", "-1").message == \
+        "NOMASTERLINK Can't SYNC while not connected with my master"
+    assert call(c, "WAIT", "1", "0").message.startswith("ERR WAIT cannot be used with replica")
+    assert call(c, "ROLE") == [b"slave", b"127.0.0.1", 1, b"connect", -1]
+
+
+def test_waiting_replicas_get_newline_keepalives():
+    """While its RDB is being written a replica gets a newline each second, as Redis sends."""
+    server = make_server()
+    for i in range(2000):
+        server.store.dbs[0].set(b"k%d" % i, b"v")
+    proto, transport = connect(server)
+    send(proto, "PSYNC", "?", "-1")
+    take(transport)
+    master = get_master(server)
+    master.syncs[0].cancel()      # hold the snapshot: it is still being written
+    server.clock.advance(1)
+    assert take(transport) == b"\n"

@@ -307,10 +307,10 @@ def load_entries(server, entries, now_ms, master=None):
 def write_steps(server, writer, now_ms=None, aux=(), step=10000):
     """Write a whole RDB file of C{server}'s live keys, yielding every C{step} keys.
 
-    A generator: each C{next()} writes about C{step} more keys and yields
-    how many were written so far, so a caller can spread a big file over
-    many reactor turns (C{task.cooperate}); the last step writes the EOF and
-    checksum.  Between two steps the keyspace may change: each shard's key
+    A generator: each C{next()} writes about C{step} more keys, hands their
+    bytes to the writer's file object, and yields how many were written so
+    far, so a caller can spread a big file over many reactor turns
+    (C{task.cooperate}); the last step writes the EOF and checksum.  Between two steps the keyspace may change: each shard's key
     list is taken when the walk reaches it, and a key gone by its turn is
     skipped.
 
@@ -350,6 +350,7 @@ def write_steps(server, writer, now_ms=None, aux=(), step=10000):
                 keys += 1
                 if keys >= next_yield:
                     next_yield += step
+                    writer.flush()  # this step's bytes reach the file/transport now
                     yield keys
     writer.finish()
     yield keys

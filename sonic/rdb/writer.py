@@ -346,7 +346,11 @@ def dump_payload(kind, value, encoding=None, compress=True, list_fill=-2):
 
 
 class RdbWriter(object):
-    """Writes one RDB file to C{fileobj} (anything with C{write}), checksummed.
+    """Writes one RDB file to C{fileobj} (anything with C{write}: a file, a transport), checksummed.
+
+    Output is buffered and handed to C{fileobj.write} as C{bytes} in pieces
+    of about 1 MB (L{flush}), so a caller streaming a full sync can call
+    L{flush} between steps of L{sonic.rdb.keyspace.write_steps}.
 
     @ivar compress: LZF-compress strings and blobs (Redis' rdbcompression).
     @ivar checksum: write the CRC-64 (Redis' rdbchecksum); else 8 zero bytes.
@@ -370,7 +374,8 @@ class RdbWriter(object):
         if buf:
             if self.checksum:
                 self.crc = crc64(buf, self.crc)
-            self.fileobj.write(buf)
+            # bytes, not the bytearray: Twisted transports take only bytes.
+            self.fileobj.write(bytes(buf))
             self.bytes_written += len(buf)
             self.buf = bytearray()
 
@@ -446,7 +451,7 @@ class RdbWriter(object):
             buf += _le64.pack(self.crc)
         else:
             buf += bytes(8)
-        self.fileobj.write(buf)
+        self.fileobj.write(bytes(buf))
         self.bytes_written += len(buf)
         self.buf = bytearray()
         flush = getattr(self.fileobj, "flush", None)

@@ -310,9 +310,11 @@ def write_steps(server, writer, now_ms=None, aux=(), step=10000):
     A generator: each C{next()} writes about C{step} more keys, hands their
     bytes to the writer's file object, and yields how many were written so
     far, so a caller can spread a big file over many reactor turns
-    (C{task.cooperate}); the last step writes the EOF and checksum.  Between two steps the keyspace may change: each shard's key
-    list is taken when the walk reaches it, and a key gone by its turn is
-    skipped.
+    (C{task.cooperate}); the last step writes the EOF and checksum.
+    Between two steps the keyspace may change: each shard's key list is
+    taken when the walk reaches it, and a key gone by its turn is skipped.
+    Values are read when their turn comes, so a caller that needs a
+    point-in-time snapshot must keep writers away (or copy) meanwhile.
 
     @param aux: more AUX (key, value) pairs, written after used-mem as Redis
         writes its replication fields (repl-stream-db, repl-id, repl-offset).

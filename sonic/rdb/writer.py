@@ -443,7 +443,7 @@ class RdbWriter(object):
             self.flush()
 
     def finish(self):
-        """EOF and the CRC-64 of everything before it (8 bytes LE); flushes the file object's buffer."""
+        """EOF and the CRC-64 of everything before it (8 bytes LE); flush the file object."""
         self.buf.append(OP_EOF)
         buf = self.buf
         if self.checksum:

@@ -35,7 +35,8 @@ Rewrites (checked against a redis-server 7.0.15 master's stream):
   - SET with EX/PX/EXAT/PXAT, SETEX, PSETEX -> C{SET key value PXAT <ms>}
     (other flags dropped); SET ... GET without expiry -> without GET;
     GETSET -> SET.
-  - EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT -> C{PEXPIREAT key <ms>}, or
+  - EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT -> C{PEXPIREAT key <ms>} (with
+    their NX/XX/GT/LT words), or
     C{DEL key} when the deadline was already past; GETEX EX/PX/EXAT/PXAT
     likewise, GETEX PERSIST -> C{PERSIST key}.
   - RESTORE with a relative TTL -> the absolute deadline plus ABSTTL.
@@ -43,8 +44,10 @@ Rewrites (checked against a redis-server 7.0.15 master's stream):
     (hence MULTI/EXEC), or C{DEL key} when it emptied the set.
   - INCRBYFLOAT -> C{SET key <new value> KEEPTTL}; HINCRBYFLOAT ->
     C{HSET key field <new value>}.
-  - BLPOP/BRPOP -> LPOP/RPOP key; BLMOVE -> C{LMOVE src dst left|right
-    left|right}; BRPOPLPUSH -> RPOPLPUSH; BZPOPMIN/MAX -> ZPOPMIN/MAX key;
+  - GETDEL -> DEL.
+  - BLPOP/BRPOP -> LPOP/RPOP key; BLMOVE -> LMOVE (with the client's
+    LEFT/RIGHT words when served at once, Redis' lower-case ones when served
+    after blocking); BRPOPLPUSH -> RPOPLPUSH; BZPOPMIN/MAX -> ZPOPMIN/MAX key;
     LMPOP/BLMPOP -> C{LPOP|RPOP key <popped>}; ZMPOP/BZMPOP -> C{ZPOPMIN|MAX
     key <popped>}.
   - Everything else that changed something: the command as it was sent.
@@ -146,7 +149,7 @@ class Propagator(object):
     def served(self, waiter, key, reply):
         """A parked blocking command was served from C{key}: propagate its non-blocking form."""
         client = waiter.client
-        rule = _RULES.get(waiter.command)
+        rule = _SERVED_RULES.get(waiter.command)
         if rule is None or isinstance(reply, Error) or self.server.master_host is not None:
             return
         ops = rule(client, client.argv, reply)
@@ -234,9 +237,11 @@ def _getset(client, argv, reply):
 
 
 def _expire(client, argv, reply):
+    # Redis rewrites the name and the time only: NX/XX/GT/LT stay.
     key = argv[1]
+    rest = list(argv[3:])
     return _deadline_or_del(client, key, lambda d: None if d is None
-                            else [b"PEXPIREAT", key, b"%d" % d])
+                            else [b"PEXPIREAT", key, b"%d" % d] + rest)
 
 
 def _getex(client, argv, reply):
@@ -244,7 +249,8 @@ def _getex(client, argv, reply):
     opts = [a.upper() for a in argv[2:]]
     if b"PERSIST" in opts:
         return [[b"PERSIST", key]]
-    return _expire(client, argv, reply)
+    return _deadline_or_del(client, key, lambda d: None if d is None
+                            else [b"PEXPIREAT", key, b"%d" % d])
 
 
 def _restore(client, argv, reply):
@@ -287,7 +293,19 @@ def _pop_as(name):
 def _blmove(client, argv, reply):
     if reply is None:
         return []
+    return [[b"LMOVE", argv[1], argv[2], argv[3], argv[4]]]
+
+
+def _blmove_served(client, argv, reply):
+    # Served after blocking, Redis 7.0 rebuilds the command with its own
+    # lower-case LEFT/RIGHT words; served at once it keeps the client's.
+    if reply is None:
+        return []
     return [[b"LMOVE", argv[1], argv[2], argv[3].lower(), argv[4].lower()]]
+
+
+def _getdel(client, argv, reply):
+    return [[b"DEL", argv[1]]]
 
 
 def _brpoplpush(client, argv, reply):
@@ -318,6 +336,7 @@ _RULES = {
     "expireat": _expire,
     "pexpireat": _expire,
     "getex": _getex,
+    "getdel": _getdel,
     "restore": _restore,
     "spop": _spop,
     "incrbyfloat": _incrbyfloat,
@@ -333,6 +352,10 @@ _RULES = {
     "zmpop": _mpop(b"ZPOPMIN", b"ZPOPMAX", 2),
     "bzmpop": _mpop(b"ZPOPMIN", b"ZPOPMAX", 3),
 }
+
+
+#: Parked commands served later (L{Propagator.served}).
+_SERVED_RULES = dict(_RULES, blmove=_blmove_served)
 
 
 def rewrite(client, name, argv, reply):

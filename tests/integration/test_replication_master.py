@@ -213,3 +213,137 @@ def test_chain_sonic_sonic_redis_and_promotion(pair):
             shutil.rmtree(workdir, ignore_errors=True)
     finally:
         stop(proc)
+
+
+class StreamTap(object):
+    """A raw PSYNC connection that reads a master's replication stream."""
+
+    def __init__(self, port):
+        import socket
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.buf = b""
+        self.sock.sendall(b"REPLCONF capa psync2\r\n")
+        self._read_until(b"+OK\r\n")
+        self.sock.sendall(b"PSYNC ? -1\r\n")
+        self._read_until(b"\r\n")           # +FULLRESYNC
+        while self.buf.startswith(b"\n"):
+            self.buf = self.buf[1:]
+        self._read_until(b"\r\n")
+        while self.buf.startswith(b"\n") or not self.buf.startswith(b"$"):
+            self.buf = self.buf[1:]
+            self._read_until(b"\r\n")
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        size = int(line[1:])
+        while len(self.buf) < size:
+            self.buf += self.sock.recv(65536)
+        self.buf = self.buf[size:]
+
+    def _read_until(self, token):
+        while token not in self.buf:
+            self.buf += self.sock.recv(65536)
+        if token == b"+OK\r\n":
+            self.buf = self.buf.split(token, 1)[1]
+        elif token == b"\r\n" and self.buf.startswith(b"+"):
+            self.buf = self.buf.split(token, 1)[1]
+
+    def commands(self, settle=0.3):
+        """Every command received so far (after C{settle} seconds), PINGs left out."""
+        import socket
+        self.sock.settimeout(settle)
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    break
+                self.buf += data
+        except socket.timeout:
+            pass
+        from sonic.resp import RespParser
+        parser = RespParser()
+        parser.feed(self.buf)
+        self.buf = b""
+        out = []
+        while True:
+            argv = parser.gets()
+            if argv is None:
+                return [c for c in out if c[0].lower() != b"ping"]
+            out.append([re.sub(rb"^1\d{12}$", b"<ms>", w) for w in argv])
+
+    def close(self):
+        self.sock.close()
+
+
+import re  # noqa: E402  (used by StreamTap)
+
+#: Command sequences whose replication streams must match redis-server's
+#: (13-digit millisecond timestamps are compared as <ms>).
+STREAM_CASES = [
+    [("SET", "a", "1"), ("SET", "a", "1", "EX", "100"), ("SET", "a", "2", "PX", "100000", "NX"),
+     ("SET", "b", "1", "EX", "100", "GET"), ("SET", "b", "2", "EXAT", "2000000000"),
+     ("SET", "b", "3", "KEEPTTL"), ("SET", "b", "4", "GET"), ("GETSET", "b", "5")],
+    [("SETEX", "c", "100", "v"), ("PSETEX", "c", "100000", "v"), ("EXPIRE", "c", "100"),
+     ("PEXPIRE", "c", "100000"), ("EXPIREAT", "c", "2000000000"), ("EXPIRE", "c", "100", "NX"),
+     ("EXPIRE", "c", "-1"), ("EXPIRE", "nokey", "10"), ("SET", "q", "1"), ("PEXPIREAT", "q", "100")],
+    [("SET", "a", "1"), ("GETEX", "a", "EX", "100"), ("GETEX", "a", "PERSIST"), ("GETEX", "a"),
+     ("GETEX", "a", "PXAT", "1000")],
+    [("INCRBYFLOAT", "f", "1.5"), ("INCRBYFLOAT", "f", "1e3"), ("HSET", "h", "f", "1"),
+     ("HINCRBYFLOAT", "h", "f", "2.5"), ("HSETNX", "h", "f", "v"), ("DEL", "nothing"),
+     ("GETDEL", "f")],
+    [("SADD", "s", "a"), ("SPOP", "s"), ("SADD", "s", "a", "b"), ("SPOP", "s", "5"),
+     ("SPOP", "s"), ("SPOP", "s", "0")],
+    [("MULTI",), ("SET", "m1", "1"), ("INCR", "m1"), ("GET", "m1"), ("EXEC",),
+     ("MULTI",), ("SET", "m2", "1"), ("EXEC",), ("MULTI",), ("GET", "m2"), ("EXEC",)],
+    [("SELECT", "1"), ("SET", "x", "1"), ("SELECT", "0"), ("SET", "y", "1"), ("SWAPDB", "0", "1"),
+     ("FLUSHDB",), ("FLUSHALL",)],
+    [("RPUSH", "l", "a", "b", "c", "d"), ("LPOP", "l", "2"), ("LMPOP", "1", "l", "RIGHT"),
+     ("BLMPOP", "0", "1", "l", "LEFT", "COUNT", "5"), ("BLPOP", "l", "0.01"),
+     ("RPUSH", "l", "x", "y"), ("BRPOP", "l", "0"), ("BLMOVE", "l", "d", "LEFT", "RIGHT", "0"),
+     ("BRPOPLPUSH", "d", "l", "0"), ("LMOVE", "l", "d", "RIGHT", "LEFT")],
+    [("ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"), ("ZMPOP", "1", "z", "MIN", "COUNT", "2"),
+     ("BZPOPMAX", "z", "0"), ("BZMPOP", "0", "1", "z", "MAX", "COUNT", "9"), ("ZPOPMIN", "z"),
+     ("ZADD", "z", "INCR", "5", "m")],
+    [("SINTERSTORE", "dst", "none1"), ("SADD", "s1", "a", "b"), ("SADD", "s2", "b"),
+     ("SINTERSTORE", "dst", "s1", "s2"), ("SINTERSTORE", "dst", "none1"),
+     ("ZUNIONSTORE", "zd", "1", "none"), ("RPUSH", "sl", "3", "1", "2"),
+     ("SORT", "sl", "STORE", "sorted"), ("COPY", "sorted", "c2"), ("RENAME", "c2", "c3"),
+     ("SMOVE", "s1", "s2", "a"), ("SMOVE", "s1", "s2", "zz"), ("LSET", "sl", "0", "x"),
+     ("LTRIM", "sl", "0", "0"), ("LREM", "sl", "0", "nomatch"),
+     ("HDEL", "nohash", "f"), ("SREM", "s2", "missing"), ("ZREM", "zd", "m")],
+    [("APPEND", "k", ""), ("APPEND", "k", "a"), ("SETRANGE", "n", "0", ""),
+     ("SETRANGE", "k", "0", "b"), ("INCR", "i"), ("DECRBY", "i", "5"), ("MSET", "m1", "1", "m2", "2"),
+     ("MSETNX", "m1", "x", "m3", "y"), ("PERSIST", "k"), ("SET", "t", "1", "EX", "100"),
+     ("EXPIRE", "t", "50", "GT"), ("EXPIRE", "t", "500", "GT"), ("PERSIST", "t"),
+     ("SETNX", "k", "v"), ("SETNX", "new", "v"), ("RENAMENX", "new", "k")],
+    [("SET", "src", "v"), ("RESTORE", "r1", "0", "$DUMP:src"),
+     ("RESTORE", "r2", "100000", "$DUMP:src"), ("RESTORE", "r3", "2000000000000", "$DUMP:src", "ABSTTL"),
+     ("RESTORE", "r3", "100000", "$DUMP:src", "REPLACE")],
+]
+
+
+@pytest.mark.parametrize("case", range(len(STREAM_CASES)))
+def test_stream_matches_redis(case):
+    """The same commands make sonic and redis-server 7.0.15 send the same replication stream."""
+    streams = []
+    sproc, sport, _ = start_sonic()
+    rport = free_port()
+    rproc = subprocess.Popen(["redis-server", "--port", str(rport), "--save", "",
+                              "--repl-diskless-sync", "no", "--repl-ping-replica-period", "1000"],
+                             stdout=subprocess.DEVNULL)
+    try:
+        wait_for_port(rport, rproc)
+        for port in (sport, rport):
+            tap = StreamTap(port)
+            client = redis.Redis(port=port)
+            for cmd in STREAM_CASES[case]:
+                cmd = [client.dump(w[6:]) if w.startswith("$DUMP:") else w for w in cmd]
+                try:
+                    client.execute_command(*cmd)
+                except redis.ResponseError:
+                    pass
+            streams.append(tap.commands())
+            tap.close()
+            client.close()
+    finally:
+        stop(rproc)
+        stop(sproc)
+    assert streams[0] == streams[1]

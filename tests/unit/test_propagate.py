@@ -214,7 +214,7 @@ def test_nonblocking_pop_forms():
     assert stream(units) == [
         [b"RPOP", b"q", b"1"], [b"LPOP", b"q", b"2"], [b"ZPOPMIN", b"z", b"2"],
         [b"ZPOPMAX", b"z"], [b"RPUSH", b"l", b"x", b"y"], [b"LPOP", b"l"],
-        [b"LMOVE", b"l", b"d", b"left", b"right"], [b"RPOPLPUSH", b"d", b"l"]]
+        [b"LMOVE", b"l", b"d", b"LEFT", b"RIGHT"], [b"RPOPLPUSH", b"d", b"l"]]
 
 
 def test_served_blocking_pops_follow_the_push():

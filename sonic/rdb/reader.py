@@ -153,6 +153,23 @@ def _string_enc(buf, pos):
     return s, pos, None
 
 
+def _strings(buf, pos, count):
+    """C{count} strings in a row: C{(list, newpos)} (short ones read inline)."""
+    items = []
+    append = items.append
+    for _ in range(count):
+        b = buf[pos]
+        if b < 0x40:
+            pos += 1 + b
+            append(buf[pos - b:pos])
+        else:
+            s, pos = _string(buf, pos)
+            append(s)
+    if pos > len(buf):
+        raise _Short
+    return items, pos
+
+
 def _old_double(buf, pos):
     """An old (type 3) zset score: a length byte then ASCII; 253/254/255 = nan/+inf/-inf."""
     n = buf[pos]
@@ -420,30 +437,25 @@ def _object(t, buf, pos):
         return "set", _intset(blob), "intset", pos
     if t == TYPE_SET:
         n, pos = _length(buf, pos)
-        items = []
-        append = items.append
-        for _ in range(n):
-            s, pos = _string(buf, pos)
-            append(s)
+        items, pos = _strings(buf, pos, n)
         return "set", items, "hashtable", pos
     if t == TYPE_HASH:
         n, pos = _length(buf, pos)
-        pairs = []
-        append = pairs.append
-        for _ in range(n):
-            f, pos = _string(buf, pos)
-            v, pos = _string(buf, pos)
-            append((f, v))
-        return "hash", pairs, "hashtable", pos
+        items, pos = _strings(buf, pos, 2 * n)
+        it = iter(items)
+        return "hash", list(zip(it, it)), "hashtable", pos
     if t == TYPE_ZSET_2:
         n, pos = _length(buf, pos)
         pairs = []
         append = pairs.append
         for _ in range(n):
-            m, pos = _string(buf, pos)
-            if pos + 8 > len(buf):
-                raise _Short
-            append((m, _double(buf, pos)[0]))
+            b = buf[pos]
+            if b < 0x40:
+                pos += 1 + b
+                m = buf[pos - b:pos]
+            else:
+                m, pos = _string(buf, pos)
+            append((m, _double(buf, pos)[0]))  # struct.error past the end
             pos += 8
         return "zset", pairs, "skiplist", pos
     if t == TYPE_ZSET:
@@ -456,11 +468,7 @@ def _object(t, buf, pos):
         return "zset", pairs, "skiplist", pos
     if t == TYPE_LIST:
         n, pos = _length(buf, pos)
-        items = []
-        append = items.append
-        for _ in range(n):
-            s, pos = _string(buf, pos)
-            append(s)
+        items, pos = _strings(buf, pos, n)
         return "list", items, "quicklist", pos
     if t == TYPE_LIST_QUICKLIST:
         n, pos = _length(buf, pos)

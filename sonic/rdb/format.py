@@ -16,6 +16,7 @@ RDB_VERSION = 10
 MAGIC = b"REDIS"
 
 # Opcodes: a byte where an object type is expected.
+OP_SLOT_INFO = 0xF4  # Redis 7.4+ cluster files (RDB 12): slot id, keys, expires
 OP_FUNCTION = 0xF6  # RDB_OPCODE_FUNCTION (7.0 rc only, never in released files)
 OP_FUNCTION2 = 0xF5
 OP_MODULE_AUX = 0xF7
@@ -50,6 +51,10 @@ TYPE_LIST_QUICKLIST_2 = 18
 TYPE_STREAM_LISTPACKS_2 = 19
 TYPE_SET_LISTPACK = 20  # Redis 7.2+
 TYPE_STREAM_LISTPACKS_3 = 21  # Redis 7.2+
+TYPE_HASH_METADATA_PRE_GA = 22  # Redis 7.4 hashes with field TTLs
+TYPE_HASH_LISTPACK_EX_PRE_GA = 23
+TYPE_HASH_METADATA = 24
+TYPE_HASH_LISTPACK_EX = 25
 
 #: Readable names of every object type, for error messages and summaries.
 TYPE_NAMES = {
@@ -74,6 +79,10 @@ TYPE_NAMES = {
     TYPE_STREAM_LISTPACKS_2: "stream_listpacks_2",
     TYPE_SET_LISTPACK: "set_listpack",
     TYPE_STREAM_LISTPACKS_3: "stream_listpacks_3",
+    TYPE_HASH_METADATA_PRE_GA: "hash_metadata_pre_ga",
+    TYPE_HASH_LISTPACK_EX_PRE_GA: "hash_listpack_ex_pre_ga",
+    TYPE_HASH_METADATA: "hash_metadata",
+    TYPE_HASH_LISTPACK_EX: "hash_listpack_ex",
 }
 
 # Length encoding: the top two bits of the first byte.

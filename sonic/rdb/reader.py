@@ -34,7 +34,7 @@ from sonic.rdb import Entry, RdbError
 from sonic.rdb.format import (
     ENC_INT8, ENC_INT16, ENC_INT32, ENC_LZF, MAGIC, OP_AUX, OP_EOF, OP_EXPIRETIME,
     OP_EXPIRETIME_MS, OP_FREQ, OP_FUNCTION, OP_FUNCTION2, OP_IDLE, OP_MODULE_AUX, OP_RESIZEDB,
-    OP_SELECTDB, QUICKLIST_NODE_PACKED, QUICKLIST_NODE_PLAIN, RDB_VERSION, TYPE_HASH,
+    OP_SELECTDB, OP_SLOT_INFO, QUICKLIST_NODE_PACKED, QUICKLIST_NODE_PLAIN, RDB_VERSION, TYPE_HASH,
     TYPE_HASH_LISTPACK, TYPE_HASH_ZIPLIST, TYPE_HASH_ZIPMAP, TYPE_LIST, TYPE_LIST_QUICKLIST,
     TYPE_LIST_QUICKLIST_2, TYPE_LIST_ZIPLIST, TYPE_MODULE_2, TYPE_MODULE_PRE_GA, TYPE_NAMES,
     TYPE_SET, TYPE_SET_INTSET, TYPE_SET_LISTPACK, TYPE_STREAM_LISTPACKS,
@@ -504,6 +504,9 @@ def _object(t, buf, pos):
         module_id, _ = _length(buf, pos)
         raise _Unsupported("module values are not supported (module %s, pre-GA format)"
                            % _module_name(module_id))
+    if t in TYPE_NAMES:
+        raise _Unsupported("%s values (type %d, from a newer Redis) are not supported"
+                           % (TYPE_NAMES[t], t))
     raise _Corrupt("unknown object type %d" % t)
 
 
@@ -737,7 +740,7 @@ class RdbParser(object):
             while True:
                 start = pos
                 t = buf[pos]
-                if t < 0xF5:
+                if t < 0xF4:
                     # A key.  Short keys and short string values are read
                     # inline: DEBUG POPULATE-like files are mostly that.
                     b = buf[pos + 1]
@@ -798,6 +801,9 @@ class RdbParser(object):
                     if pos >= n:
                         raise _Short
                     pos += 1
+                elif t == OP_SLOT_INFO:
+                    for _ in range(3):  # slot, its keys, its expires: hints only
+                        _, pos = _length(buf, pos)
                 elif t == OP_FUNCTION2:
                     code, pos = string(buf, pos)
                     self.functions.append(code)

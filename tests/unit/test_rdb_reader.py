@@ -658,3 +658,12 @@ def test_command_line_summary_and_json(tmp_path):
     res = subprocess.run([sys.executable, "-m", "sonic.rdb", str(bad)], capture_output=True,
                          text=True, env=env)
     assert res.returncode == 1 and "offset" in res.stderr
+
+
+def test_newer_redis_slot_info_and_types():
+    """RDB 12's SLOT_INFO hints are skipped; its hash-with-field-TTL types are refused by name."""
+    body = b"REDIS0012\xfe\x00\xf4\x05\x01\x00" + b"\x00" + _s(b"k") + _s(b"v") + b"\xff"
+    assert [e.key for e in _entries(body + struct.pack("<Q", crc64(body)))] == [b"k"]
+    body = b"REDIS0012\xfe\x00\x19" + _s(b"h") + b"\x00\xff"
+    with pytest.raises(RdbError, match="hash_listpack_ex values .* not supported: key b'h'"):
+        _entries(body + struct.pack("<Q", crc64(body)))

@@ -667,3 +667,21 @@ def test_newer_redis_slot_info_and_types():
     body = b"REDIS0012\xfe\x00\x19" + _s(b"h") + b"\x00\xff"
     with pytest.raises(RdbError, match="hash_listpack_ex values .* not supported: key b'h'"):
         _entries(body + struct.pack("<Q", crc64(body)))
+
+
+def test_redis_cli_rdb_snapshot(real, tmp_path):
+    """A snapshot fetched with redis-cli --rdb (a replica-style full sync) reads like SAVE's file."""
+    cli = shutil.which("redis-cli")
+    if cli is None:
+        _real_unavailable("no redis-cli binary")
+    c = real.client
+    c.flushall()
+    want = _fill(c)
+    path = tmp_path / "snap.rdb"
+    subprocess.run([cli, "-p", str(real.port), "--rdb", str(path)], check=True,
+                   capture_output=True, timeout=60)
+    got = _by_key(_entries(path.read_bytes()))
+    got.pop((0, b"ttl:a"))
+    assert {k: (e.kind, _norm(e.kind, e.value)) for k, e in got.items()} == \
+        {k: (v[0], _norm(v[0], v[1])) for k, v in want.items()}
+    c.flushall()

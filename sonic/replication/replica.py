@@ -100,10 +100,19 @@ def _command(*words):
 
 
 def parse_rdb_file(f):
-    """Parse the RDB payload in C{f} (read from the start): its list of entries."""
+    """Parse the RDB payload in C{f} (read from the start): its list of entries.
+
+    Keys of types sonic lacks (streams, modules) are skipped with a warning:
+    refusing the payload would leave the replica resyncing forever.
+    """
     from sonic.rdb.reader import iter_rdb
     f.seek(0)
-    return list(iter_rdb(f))
+    reader = iter_rdb(f, skip_unsupported=True)
+    entries = list(reader)
+    if reader.skipped:
+        log.warn("Skipped {n} keys of types sonic does not support in the master's payload",
+                 n=reader.skipped)
+    return entries
 
 
 def build_keyspace(server, f, now_ms):
@@ -475,7 +484,12 @@ class ReplicaProtocol(Protocol):
                 try:
                     execute(client, argv)
                 except CommandError as e:
-                    log.warn("Master's command {name!r} failed: {e}", name=argv[0], e=e.message)
+                    f.failed_commands += 1
+                    now = self.clock.seconds()
+                    if now - f.last_failure_log >= 1:  # at most a line a second
+                        f.last_failure_log = now
+                        log.warn("Master's command {name!r} failed: {e} ({n} failures so far)",
+                                 name=argv[0], e=e.message, n=f.failed_commands)
                 except Exception:
                     log.failure("Applying the master's command {name!r}", name=argv[0])
                 finally:
@@ -640,6 +654,8 @@ class ReplicaFactory(ReconnectingClientFactory):
         self.sync_last_io = None
         self.full_syncs = 0
         self.dbnum = 0
+        self.failed_commands = 0
+        self.last_failure_log = -1.0
         #: hiredis parses the stream when importable (see L{_StreamParser}).
         self.use_hiredis = True
         self.partial_syncs = 0

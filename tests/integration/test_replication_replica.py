@@ -217,3 +217,26 @@ def test_killed_and_restarted_master(pair):
     assert info(replica)["master_replid"] == info(master.r)["master_replid"]
     assert_same(master.port, port)
     assert replica.get("after_restart") == b"1"
+
+
+def test_stream_keys_are_skipped_and_the_rest_replicates():
+    """A master holding a stream (a type sonic lacks): the other keys sync, later XADDs fail alone."""
+    master = Master(diskless=False)
+    proc = None
+    try:
+        master.r.xadd("events", {"a": "1"})
+        master.r.set("plain", "1")
+        proc, port, log = start_sonic("--replicaof", "127.0.0.1 %d" % master.port)
+        replica = redis.Redis(port=port)
+        wait_until(lambda: caught_up(master.r, replica), what="the sync")
+        assert replica.get("plain") == b"1" and not replica.exists("events")
+        master.r.xadd("events", {"b": "2"})
+        master.r.set("plain", "2")
+        wait_until(lambda: caught_up(master.r, replica), what="the stream")
+        assert replica.get("plain") == b"2"
+        assert info(replica)["master_link_status"] == "up"
+        replica.close()
+    finally:
+        if proc is not None:
+            stop(proc)
+        master.stop()

@@ -661,6 +661,8 @@ class RdbParser(object):
         self._base = 0  # offset of _buf[0] in the file
         self._crc = 0
         self._retry_at = 0  # wait for this much data before retrying a short item
+        self._pending = []  # chunks held while waiting for _retry_at
+        self._pending_len = 0
         self._db = 0
         self._expire = None
 
@@ -669,28 +671,41 @@ class RdbParser(object):
         return self._base + self._pos
 
     def _keep(self, data):
-        """Drop the consumed prefix (folding it into the CRC) and append C{data}."""
+        """Drop the consumed prefix (folding it into the CRC) and append C{data} and any pending."""
         buf, pos = self._buf, self._pos
         if pos:
             self._crc = crc64(memoryview(buf)[:pos], self._crc)
             self._base += pos
             buf = buf[pos:]
             self._pos = 0
+        if self._pending:
+            self._pending.append(data)
+            data = b"".join(self._pending)
+            self._pending = []
+            self._pending_len = 0
         self._buf = buf + data if buf else bytes(data)
 
     def feed(self, data):
         """Take the next bytes of the file; return the list of entries they completed."""
-        if self.done:
+        if self.done or not data:
+            return []
+        if self._retry_at and len(self._buf) - self._pos + self._pending_len + len(data) \
+                < self._retry_at:
+            # Still short of what the last attempt needed: hold the chunk
+            # aside rather than copy the whole buffer for every chunk of
+            # a big value.
+            self._pending.append(bytes(data))
+            self._pending_len += len(data)
             return []
         self._keep(data)
-        if len(self._buf) < self._retry_at:
-            return []
         return self._parse(final=False)
 
     def close(self):
         """The data ended: return the last entries, or raise L{RdbError} if it was cut short."""
         if self.done:
             return []
+        if self._pending:
+            self._keep(b"")
         out = self._parse(final=True)
         if not self.done:
             raise RdbError("unexpected end of file at offset %d (no EOF opcode)" % self.offset)

@@ -9,7 +9,8 @@ fills it with DEBUG POPULATE (strings "key:N" -> "value:N") plus lists,
 hashes, sets and sorted sets in their small and big encodings, SAVEs, stops
 it, then times:
   - CRC-64 over the whole file (sonic.rdb.format.crc64),
-  - iter_rdb over the file (4 MB reads),
+  - iter_rdb over the file (4 MB reads), entries dropped as they come,
+  - list(iter_rdb(...)), every entry held (as a replica's load does),
   - RdbParser fed 16 KB chunks (as a replica reads a full-sync payload),
 and prints MB/s and keys/s for each.
 """
@@ -94,6 +95,12 @@ def run(path):
     with open(path, "rb") as f:
         n = sum(1 for _ in iter_rdb(f))
     rate("iter_rdb (file, 4 MB reads)", size, n, time.perf_counter() - t)
+
+    t = time.perf_counter()
+    with open(path, "rb") as f:
+        entries = list(iter_rdb(f))
+    rate("list(iter_rdb(file)) (all held)", size, len(entries), time.perf_counter() - t)
+    del entries
 
     t = time.perf_counter()
     p = RdbParser()

@@ -95,7 +95,8 @@ class Backlog(object):
             return
         self.chunks.append(data)
         self.histlen += len(data)
-        self._trim()
+        if self.histlen > self.size:
+            self._trim()
 
     def _trim(self):
         chunks = self.chunks
@@ -153,6 +154,7 @@ class ReplicaLink(object):
         self.port = getattr(client, "repl_listening_port", 0)
         self.ip = getattr(client, "repl_ip", None) or _host(client.addr)
         self.pending = []
+        self.flush_call = None
 
     def write(self, data):
         """Send raw bytes to the replica."""
@@ -164,18 +166,26 @@ class ReplicaLink(object):
             self.client.unblocked_replies.append(Raw(data))
 
     def send(self, data):
-        """Stream bytes: now if online, else after the RDB."""
-        if self.state == "online":
-            self.write(data)
-        else:
-            self.pending.append(data)
+        """Stream bytes: written at the end of this reactor turn if online, else after the RDB.
+
+        Batching the stream per reactor turn (Redis writes replica buffers
+        in beforeSleep) makes one socket write of a pipeline's commands.
+        """
+        self.pending.append(data)
+        if self.state == "online" and self.flush_call is None:
+            self.flush_call = self.master.server.clock.callLater(0, self.flush)
+
+    def flush(self):
+        """Write what the stream queued for this replica."""
+        self.flush_call = None
+        if self.state == "online" and self.pending:
+            pending, self.pending = self.pending, []
+            self.write(b"".join(pending))
 
     def online(self):
         """The RDB is out: send what accumulated meanwhile and follow the stream."""
         self.state = "online"
-        pending, self.pending = self.pending, []
-        if pending:
-            self.write(b"".join(pending))
+        self.flush()
 
 
 class FullSync(object):

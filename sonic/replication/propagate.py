@@ -60,10 +60,7 @@ __all__ = ["Propagator", "encode_command", "rewrite"]
 
 def encode_command(argv):
     """C{argv} (bytes words) as a RESP array of bulk strings."""
-    out = [b"*%d\r\n" % len(argv)]
-    for word in argv:
-        out.append(b"$%d\r\n%s\r\n" % (len(word), word))
-    return b"".join(out)
+    return b"*%d\r\n" % len(argv) + b"".join([b"$%d\r\n%s\r\n" % (len(w), w) for w in argv])
 
 
 _MULTI = encode_command([b"MULTI"])
@@ -177,6 +174,16 @@ class Propagator(object):
         """Send the recorded unit to every listener, with SELECT and MULTI/EXEC as needed."""
         ops = self.ops
         self.ops = []
+        if len(ops) == 1 and (ops[0][0] == self.seldb or ops[0][0] < 0):
+            # The common unit: one command in the stream's db.
+            data = encode_command(ops[0][1])
+            for listener in self.listeners:
+                listener(data)
+            writer = self.writer
+            if writer is not None:
+                self.writer = None
+                writer.repl_woff = getattr(self.server, "repl_offset", 0)
+            return
         out = []
         wrap = len(ops) > 1
         if wrap:
@@ -216,6 +223,8 @@ def _deadline_or_del(client, key, build):
 
 
 def _set(client, argv, reply):
+    if len(argv) == 3:
+        return (argv,)
     key, value = argv[1], argv[2]
     opts = [a.upper() for a in argv[3:]]
     if any(o in (b"EX", b"PX", b"EXAT", b"PXAT") for o in opts):

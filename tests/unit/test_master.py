@@ -22,7 +22,18 @@ def send(proto, *args):
         b"$%d\r\n%s\r\n" % (len(w), w) for w in words))
 
 
+def attach(server):
+    """A protocol connection whose transport knows the server's clock (for L{take})."""
+    proto, transport = connect(server)
+    transport.clock = server.clock
+    return proto, transport
+
+
 def take(transport):
+    """What was written to C{transport}, once this reactor turn's batched stream writes ran."""
+    clock = getattr(transport, "clock", None)
+    if clock is not None:
+        clock.advance(0)
     data = transport.value()
     transport.clear()
     return data
@@ -79,7 +90,7 @@ def test_full_sync_sends_an_rdb_of_every_key_then_the_stream():
     call(c, "ZADD", "z", "1.5", "m")
     call(c, "SELECT", "3")
     call(c, "SET", "in3", "x")
-    proto, transport = connect(server)
+    proto, transport = attach(server)
     line, rdb, rest = full_sync(server, proto, transport)
     assert line == b"+FULLRESYNC %s 0" % server.replid.encode()
     assert len(server.replid) == 40
@@ -105,7 +116,7 @@ def test_writes_during_the_snapshot_are_queued_and_the_snapshot_stays_exact():
     c = Client(server)
     for i in range(300):
         call(c, "RPUSH", "l%d" % i, "a")
-    proto, transport = connect(server)
+    proto, transport = attach(server)
     send(proto, "PSYNC", "?", "-1")
     master = get_master(server)
     assert master.syncs
@@ -129,7 +140,7 @@ def test_partial_resync_continues_from_the_backlog():
     """A replica that comes back with the replid and an offset inside the backlog gets +CONTINUE and the missed bytes."""
     server = make_server()
     c = Client(server)
-    proto, transport = connect(server)
+    proto, transport = attach(server)
     line, rdb, rest = full_sync(server, proto, transport)
     replid, offset = line.split()[1:]
     call(c, "SET", "a", "1")
@@ -138,7 +149,7 @@ def test_partial_resync_continues_from_the_backlog():
     proto.transport.loseConnection()
     proto.connectionLost(None)
     assert get_master(server).replicas == []
-    proto2, transport2 = connect(server)
+    proto2, transport2 = attach(server)
     send(proto2, "PSYNC", replid, mid + 1)
     data = take(transport2)
     assert data.startswith(b"+CONTINUE %s\r\n" % replid)
@@ -150,13 +161,13 @@ def test_partial_resync_continues_from_the_backlog():
 def test_unknown_history_or_offset_gets_a_full_resync():
     """PSYNC with another replid, or an offset outside the backlog, falls back to +FULLRESYNC."""
     server = make_server()
-    proto, transport = connect(server)
+    proto, transport = attach(server)
     full_sync(server, proto, transport)
     call(Client(server), "SET", "a", "1")
-    proto2, transport2 = connect(server)
+    proto2, transport2 = attach(server)
     line, _, _ = full_sync(server, proto2, transport2, "f" * 40, "1")
     assert line.startswith(b"+FULLRESYNC")
-    proto3, transport3 = connect(server)
+    proto3, transport3 = attach(server)
     line, _, _ = full_sync(server, proto3, transport3, server.replid, server.repl_offset + 5)
     assert line.startswith(b"+FULLRESYNC")
     assert "sync_partial_err:2" in info_text(server, ["stats"])
@@ -165,7 +176,7 @@ def test_unknown_history_or_offset_gets_a_full_resync():
 def test_sync_sends_only_the_payload():
     """The old SYNC gets the RDB bulk with no +FULLRESYNC line."""
     server = make_server()
-    proto, transport = connect(server)
+    proto, transport = attach(server)
     send(proto, "SYNC")
     for _ in range(100):
         server.clock.advance(0)
@@ -176,7 +187,7 @@ def test_sync_sends_only_the_payload():
 def test_acks_info_and_role():
     """REPLCONF listening-port and ACK show in INFO slave0 and ROLE; ACK gets no reply."""
     server = make_server()
-    proto, transport = connect(server)
+    proto, transport = attach(server)
     send(proto, "REPLCONF", "listening-port", "6380")
     assert take(transport) == b"+OK\r\n"
     full_sync(server, proto, transport)
@@ -196,7 +207,7 @@ def test_acks_info_and_role():
 def test_ping_goes_down_the_stream_every_period():
     """Every repl-ping-replica-period seconds the replicas get a PING in the stream (counted in the offset)."""
     server = make_server(repl_ping_replica_period=2)
-    proto, transport = connect(server)
+    proto, transport = attach(server)
     full_sync(server, proto, transport)
     before = server.repl_offset
     server.clock.advance(1)
@@ -212,7 +223,7 @@ def test_wait_blocks_until_acks_or_timeout():
     c = Client(server)
     server.add_client(c)
     assert call(c, "WAIT", "0", "0") == 0
-    proto, transport = connect(server)
+    proto, transport = attach(server)
     full_sync(server, proto, transport)
     call(c, "SET", "a", "1")
     take(transport)
@@ -245,7 +256,7 @@ def test_min_replicas_to_write():
     err = "NOREPLICAS Not enough good replicas to write."
     assert call(c, "SET", "a", "1").message == err
     assert call(c, "GET", "a") is None
-    proto, transport = connect(server)
+    proto, transport = attach(server)
     full_sync(server, proto, transport)
     send(proto, "REPLCONF", "ACK", server.repl_offset)
     assert call(c, "SET", "a", "1") == b"OK"
@@ -269,7 +280,7 @@ def test_served_blmove_during_a_snapshot_keeps_the_snapshot_exact():
     w = Client(server)
     server.add_client(w)
     assert call(w, "BLMOVE", "src", "dst", "LEFT", "RIGHT", "0") is BLOCKED
-    proto, transport = connect(server)
+    proto, transport = attach(server)
     send(proto, "PSYNC", "?", "-1")
     master = get_master(server)
     call(c, "RPUSH", "src", "x")
@@ -291,7 +302,7 @@ def test_served_blmove_during_a_snapshot_keeps_the_snapshot_exact():
 def test_chained_replica_passes_its_masters_stream_on():
     """On a replica, bytes applied from its master reach its own replicas and backlog unchanged; its local writes and expiries are not propagated."""
     server = make_server()
-    proto, transport = connect(server)
+    proto, transport = attach(server)
     full_sync(server, proto, transport)
     master = get_master(server)
     # Now this server becomes a replica whose link is up (the replica side's job).
@@ -325,10 +336,10 @@ def test_waiting_replicas_get_newline_keepalives():
     server = make_server()
     for i in range(2000):
         server.store.dbs[0].set(b"k%d" % i, b"v")
-    proto, transport = connect(server)
+    proto, transport = attach(server)
     send(proto, "PSYNC", "?", "-1")
-    take(transport)
     master = get_master(server)
     master.syncs[0].cancel()      # hold the snapshot: it is still being written
+    transport.clear()
     server.clock.advance(1)
     assert take(transport) == b"\n"

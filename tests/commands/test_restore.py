@@ -26,7 +26,8 @@ def _build():
     return [
         ("SET", "s:short", "hello"), ("SET", "s:int", "12345"), ("SET", "s:wide", "12345678901"),
         ("SET", "s:neg", "-2147483648"), ("SET", "s:embstr", "x" * 44), ("SET", "s:raw", "x" * 45),
-        ("SET", "s:lzf", "abc" * 200), ("SET", "s:bin", bytes(range(256))), ("SET", "s:lead0", "007"),
+        ("SET", "s:lzf", "abc" * 200), ("SET", "s:bin", bytes(range(256))),
+        ("SET", "s:lead0", "007"),
         ("SET", "s:empty", ""),
         ("RPUSH", "l:small", "a", "1", "-5", "300", "70000", "10000000000", "x" * 70),
         ("RPUSH", "l:big", *[b"element-%d" % i for i in range(3000)]),
@@ -88,7 +89,7 @@ def sonic(sonic_port):
 
 
 def test_restore_of_every_redis_dump_matches(parity, real):
-    """Each redis-server DUMP payload RESTOREs into sonic as into redis-server: same reads, same encoding."""
+    """Each redis-server DUMP payload RESTOREs on sonic as on redis-server: same reads and encoding."""
     keys = []
     for cmd in _build():
         real.execute_command(*cmd)
@@ -191,13 +192,14 @@ def test_accepted_oddities(parity):
         ("RESTORE", "idle", "0", payload(b"\x00\x01x"), "IDLETIME", "5", "IDLETIME", "99999999999"),
         ("RESTORE", "freq", "0", payload(b"\x00\x01x"), "replace", "absttl", "freq", "0"),
         ("RESTORE", "freq", "0", payload(b"\x00\x01y"), "REPLACE", "FREQ", "255"), ("GET", "freq"),
-        ("RESTORE", "intset", "0", payload(b"\x0b\x0c\x02\x00\x00\x00\x02\x00\x00\x00\x01\x00\x07\x00")),
+        ("RESTORE", "intset", "0",
+         payload(b"\x0b\x0c\x02\x00\x00\x00\x02\x00\x00\x00\x01\x00\x07\x00")),
         ("SMEMBERS", "intset"), ("OBJECT", "ENCODING", "intset"),
     )
 
 
 def test_sonic_dump_round_trips_through_redis(real, sonic):
-    """sonic's DUMP RESTOREs on redis-server, whose DUMP RESTOREs back on sonic to the same value."""
+    """sonic's DUMP RESTOREs on redis-server, whose DUMP RESTOREs back on sonic as the same value."""
     sonic.flushall()
     real.flushall()
     keys = []

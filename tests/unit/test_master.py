@@ -343,3 +343,19 @@ def test_waiting_replicas_get_newline_keepalives():
     transport.clear()
     server.clock.advance(1)
     assert take(transport) == b"\n"
+
+
+def test_silent_psync_replica_is_dropped_after_repl_timeout():
+    """A PSYNC replica that sends no ACK for repl-timeout seconds is disconnected; a SYNC one is kept."""
+    server = make_server(repl_timeout=5)
+    proto, transport = attach(server)
+    full_sync(server, proto, transport)
+    old, old_transport = attach(server)
+    send(old, "SYNC")
+    take(old_transport)
+    master = get_master(server)
+    assert len(master.replicas) == 2
+    for _ in range(7):
+        server.clock.advance(1)
+    assert [link.client for link in master.replicas] == [old]
+    assert transport.disconnecting

@@ -347,3 +347,29 @@ def test_stream_matches_redis(case):
         stop(rproc)
         stop(sproc)
     assert streams[0] == streams[1]
+
+
+def test_wait_and_redis_cli_replica(pair):
+    """WAIT counts a redis-server replica's ACK to REPLCONF GETACK; redis-cli --replica prints sonic's stream."""
+    m, start_replica = pair
+    replica, _ = start_replica()
+    wait_until(lambda: in_sync(m, replica), what="the full sync")
+    m.set("w", "1")
+    assert m.execute_command("WAIT", 1, 2000) == 1
+    assert m.execute_command("WAIT", 2, 200) == 1
+    port = m.connection_pool.connection_kwargs["port"]
+    cli = subprocess.Popen(["redis-cli", "-p", str(port), "--replica"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: m.info("replication")["connected_slaves"] == 2, what="redis-cli")
+        wait_until(lambda: "online" in str(m.info("replication").get("slave1", "")),
+                   what="redis-cli online")
+        m.set("seen", "by-cli", px=100000)
+        m.lpush("list", "x")
+        time.sleep(0.5)
+    finally:
+        cli.terminate()
+        out = cli.communicate(timeout=10)[0].decode()
+    assert "SYNC done. Logging commands from master." in out
+    assert '"SET","seen","by-cli","PXAT",' in out
+    assert '"LPUSH","list","x"' in out

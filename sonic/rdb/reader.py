@@ -417,10 +417,7 @@ def _object(t, buf, pos):
             container, pos = _length(buf, pos)
             blob, pos = _string(buf, pos)
             if container == QUICKLIST_NODE_PACKED:
-                node = _listpack(blob)
-                if not node:
-                    raise _Corrupt("empty quicklist node")
-                items += node
+                items += _listpack(blob)  # an empty node is skipped, as Redis does
             elif container == QUICKLIST_NODE_PLAIN:
                 items.append(blob)
             else:

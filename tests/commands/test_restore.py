@@ -195,7 +195,18 @@ def test_accepted_oddities(parity):
         ("RESTORE", "intset", "0",
          payload(b"\x0b\x0c\x02\x00\x00\x00\x02\x00\x00\x00\x01\x00\x07\x00")),
         ("SMEMBERS", "intset"), ("OBJECT", "ENCODING", "intset"),
+        # A quicklist with an empty listpack node: the node is skipped...
+        ("RESTORE", "emptynode", "0", payload(b"\x12\x02\x02\x07" + _EMPTY_LP + b"\x02\x09"
+                                              + _A_LP)),
+        ("LRANGE", "emptynode", "0", "-1"),
+        # ...but a list of nothing else is bad data.
+        ("RESTORE", "onlyempty", "0", payload(b"\x12\x01\x02\x07" + _EMPTY_LP)),
     )
+
+
+#: Listpacks: no elements, and one element "a".
+_EMPTY_LP = b"\x07\x00\x00\x00\x00\x00\xff"
+_A_LP = b"\x09\x00\x00\x00\x01\x00\x81a\x02\xff"
 
 
 def test_sonic_dump_round_trips_through_redis(real, sonic):

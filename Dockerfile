@@ -4,6 +4,16 @@
 #   docker run -d sonic --requirepass s3cret --compression-level 3
 #   docker run -d -v $PWD/sonic.conf:/etc/sonic.conf:ro sonic /etc/sonic.conf
 # docker-entrypoint.sh adds --protected-mode no and --bind "* -::*" unless given.
+# Stage 1: build wheels for sonic and its dependencies. python-lzf ships
+# only as source, so this stage has a C compiler; the image itself does not.
+FROM python:3.12-slim AS wheels
+RUN set -eux; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends gcc libc6-dev; \
+    rm -rf /var/lib/apt/lists/*
+COPY . /tmp/sonic-src
+RUN pip wheel --no-cache-dir --wheel-dir /wheels /tmp/sonic-src
+
 FROM python:3.12-slim
 
 # redis-tools gives redis-cli for the HEALTHCHECK and for compose health checks.
@@ -16,14 +26,14 @@ RUN set -eux; \
     mkdir /data; \
     chown sonic:sonic /data
 
-# Build and install the package (not editable), so twistd finds the plugin
+# Install the package (not editable) from the wheels, so twistd finds the plugin
 # in site-packages; the source tree is not kept in the image. Twisted's
 # plugin cache is written now: site-packages is read-only for the sonic
 # user, and twistd would warn at every start otherwise.
-COPY . /tmp/sonic-src
+COPY --from=wheels /wheels /tmp/wheels
 RUN set -eux; \
-    pip install --no-cache-dir /tmp/sonic-src; \
-    rm -rf /tmp/sonic-src; \
+    pip install --no-cache-dir --no-index --find-links /tmp/wheels sonic-server; \
+    rm -rf /tmp/wheels; \
     sonic-server --version; \
     python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
 

@@ -73,6 +73,8 @@ class Server(object):
         #: The sonic.replication.master.ReplicationMaster once a replica
         #: has attached (or ROLE/INFO asked), else None.
         self.repl_master = None
+        from sonic.replication.master import install_hooks
+        install_hooks(self)  # repl_proxy & co., called by the replica side
         #: min-replicas-to-write is set and too few replicas are good: writes
         #: get -NOREPLICAS (kept up to date by sonic.replication.master).
         self.min_replicas_refuse = bool(config.min_replicas_to_write and config.min_replicas_max_lag)

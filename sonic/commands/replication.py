@@ -20,7 +20,6 @@ WAIT_ON_REPLICA = ("ERR WAIT cannot be used with replica instances. Please also 
                    "since Redis 4.0 if a replica is configured to be writable (which is not "
                    "the default) writes to replicas are just local and are not propagated.")
 WAIT_TIMEOUT = "ERR timeout is not an integer or out of range"
-ALREADY_REPLICA = "ERR Replica already connected"
 
 _NOTHING = Raw(b"")
 

@@ -50,10 +50,12 @@ are attached, and recounts the good replicas (online, last ACK at most
 C{min-replicas-max-lag} seconds old) for C{min-replicas-to-write}, which
 refuses writes with C{-NOREPLICAS} through the dispatcher's state checks.
 
-For a replica that has its own replicas (a chain), the replica side calls
-the hooks this module installs on the server: C{repl_proxy(data)} (the
-master's stream, passed on byte for byte), C{repl_full_resync(replid,
-offset)} (our history is void: drop our replicas) and C{repl_promoted()}.
+On a replica, the replica side calls the hooks L{install_hooks} puts on
+every server: C{repl_proxy(data)} (the master's stream: kept in the backlog,
+created with the first bytes as a Redis replica keeps one, and passed on
+byte for byte to our own replicas), C{repl_full_resync(replid, offset)}
+(our history is void: drop our replicas, restart the backlog) and
+C{repl_promoted()} (drop our replicas so they learn the new replid).
 """
 
 import io
@@ -64,10 +66,11 @@ from collections import deque
 from twisted.logger import Logger
 
 from sonic.blocking import BLOCKED, Waiter
-from sonic.replication.propagate import Propagator, encode_command
+from sonic.replication.propagate import Propagator
 from sonic.resp import Raw
 
-__all__ = ["Backlog", "ReplicaLink", "ReplicationMaster", "FullSync", "get_master", "too_few_replicas",
+__all__ = ["Backlog", "ReplicaLink", "ReplicationMaster", "FullSync", "get_master", "install_hooks",
+           "too_few_replicas",
            "replication_info", "role_reply"]
 
 log = Logger(namespace="sonic")
@@ -354,9 +357,6 @@ class ReplicationMaster(object):
         if prop is None:
             prop = server.propagator = Propagator(server)
         prop.listeners.append(self.feed)
-        server.repl_proxy = self.proxy
-        server.repl_full_resync = self.upstream_full_resync
-        server.repl_promoted = self.promoted
         self._schedule_ping()
 
     def _resize(self, size):
@@ -374,10 +374,14 @@ class ReplicationMaster(object):
     def proxy(self, data):
         """Bytes of our master's stream just applied (we are a replica): pass them on unchanged.
 
-        The replica side has already advanced C{server.repl_offset}.
+        The replica side has already advanced C{server.repl_offset}.  The
+        backlog is created with the first bytes, as a Redis replica keeps
+        one whether or not it has replicas: after a failover its former
+        siblings can continue from it with PSYNC.
         """
         if self.backlog is None:
-            return
+            self.ensure_backlog()
+            self.backlog.first -= len(data)  # these bytes are counted already
         self.backlog.append(data)
         for link in self.replicas:
             link.send(data)
@@ -652,6 +656,30 @@ def too_few_replicas(server):
     master = server.repl_master
     good = master.good_replicas() if master is not None else 0
     return good < config.min_replicas_to_write
+
+
+def install_hooks(server):
+    """Give the replica side its hooks into this one (chained replication); done at server start.
+
+    A server that never replicates never calls them, so nothing is created
+    until it does.
+    """
+    def proxy(data):
+        get_master(server).proxy(data)
+
+    def full_resync(replid, offset):
+        hook = getattr(server.repl_master, "upstream_full_resync", None)
+        if hook is not None:
+            hook(replid, offset)
+
+    def promoted():
+        hook = getattr(server.repl_master, "promoted", None)
+        if hook is not None:
+            hook()
+
+    server.repl_proxy = proxy
+    server.repl_full_resync = full_resync
+    server.repl_promoted = promoted
 
 
 def get_master(server):

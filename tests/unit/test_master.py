@@ -359,3 +359,29 @@ def test_silent_psync_replica_is_dropped_after_repl_timeout():
         server.clock.advance(1)
     assert [link.client for link in master.replicas] == [old]
     assert transport.disconnecting
+
+
+def test_replica_backlog_lets_former_siblings_continue_after_promotion():
+    """A replica keeps its master's stream in a backlog from the first byte, so after REPLICAOF NO ONE a sibling continues with PSYNC on the old replid."""
+    server = make_server()
+    old_replid = "b" * 40
+    server.master_host, server.master_port = "127.0.0.1", 1
+    server.store.replica = True
+    server.replid, server.repl_offset = old_replid, 100
+    cmds = [b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n", b"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n"]
+    for data in cmds:
+        server.repl_offset += len(data)
+        server.repl_proxy(data)
+    backlog = get_master(server).backlog
+    assert (backlog.first, backlog.histlen) == (101, sum(map(len, cmds)))
+    assert server.replid == old_replid
+    # REPLICAOF NO ONE, as the replica side does it.
+    server.master_host = server.master_port = None
+    server.store.replica = False
+    server.replid2, server.second_repl_offset = old_replid, server.repl_offset + 1
+    server.replid = "c" * 40
+    server.repl_promoted()
+    proto, transport = attach(server)
+    send(proto, "PSYNC", old_replid, 101 + len(cmds[0]))
+    data = take(transport)
+    assert data == b"+CONTINUE %s\r\n" % (b"c" * 40) + cmds[1]

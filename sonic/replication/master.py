@@ -441,14 +441,21 @@ class ReplicationMaster(object):
         offset = server.repl_offset
         link = ReplicaLink(self, client, "wait_bgsave")
         self.replicas.append(link)
-        # The stream after the snapshot starts with a SELECT (Redis' slaveseldb = -1).
-        server.propagator.seldb = -1
-        sync = FullSync(self, offset)
-        sync.links.append(link)
-        self.syncs.append(sync)
+        for sync in self.syncs:
+            if sync.offset == offset:
+                # Nothing was written since that snapshot began: share it
+                # (Redis attaches a replica to a BGSAVE in progress likewise).
+                sync.links.append(link)
+                break
+        else:
+            # The stream after the snapshot starts with a SELECT (Redis' slaveseldb = -1).
+            server.propagator.seldb = -1
+            sync = FullSync(self, offset)
+            sync.links.append(link)
+            self.syncs.append(sync)
+            self._update_cow()
+            sync.start()
         self.last_sync = sync
-        self._update_cow()
-        sync.start()
         if psync:
             return Raw(b"+FULLRESYNC %s %d\r\n" % (server.replid.encode(), offset))
         return Raw(b"")

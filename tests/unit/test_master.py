@@ -385,3 +385,30 @@ def test_replica_backlog_lets_former_siblings_continue_after_promotion():
     send(proto, "PSYNC", old_replid, 101 + len(cmds[0]))
     data = take(transport)
     assert data == b"+CONTINUE %s\r\n" % (b"c" * 40) + cmds[1]
+
+
+def test_replicas_arriving_together_share_one_snapshot():
+    """A second full sync asked before anything was written shares the snapshot in progress; after a write it gets its own."""
+    server = make_server()
+    c = Client(server)
+    call(c, "SET", "a", "1")
+    p1, t1 = attach(server)
+    p2, t2 = attach(server)
+    p3, t3 = attach(server)
+    send(p1, "PSYNC", "?", "-1")
+    send(p2, "PSYNC", "?", "-1")
+    master = get_master(server)
+    assert len(master.syncs) == 1 and len(master.syncs[0].links) == 2
+    call(c, "SET", "b", "2")
+    send(p3, "PSYNC", "?", "-1")
+    assert len(master.syncs) == 2
+    for t in (t1, t2):
+        line, rest = take(t).split(b"\r\n", 1)
+        size, rest = rest[1:].split(b"\r\n", 1)
+        keys = [e.key for e in iter_rdb(io.BytesIO(rest[:int(size)]))]
+        assert keys == [b"a"]
+        assert parse(rest[int(size):]) == [[b"SELECT", b"0"], [b"SET", b"b", b"2"]]
+    line, rest = take(t3).split(b"\r\n", 1)
+    size, rest = rest[1:].split(b"\r\n", 1)
+    assert sorted(e.key for e in iter_rdb(io.BytesIO(rest[:int(size)]))) == [b"a", b"b"]
+    assert rest[int(size):] == b""

@@ -168,7 +168,7 @@ def _memory(server):
 def _persistence(server):
     dirty = server.store.dirty - getattr(server, "dirty_at_save", 0)
     return [
-        ("loading", 0),
+        ("loading", 1 if server.loading else 0),
         ("async_loading", 0),
         ("current_cow_peak", 0),
         ("current_cow_size", 0),

@@ -298,11 +298,13 @@ def test_loading_answers_loading_then_serves():
     link.full_sync([Entry(0, b"k", "string", b"v", None)])
     c = link.client()
     assert call(c, "GET", "k") == Error("LOADING Redis is loading the dataset in memory")
-    assert isinstance(call(c, "INFO", "replication"), bytes)
+    assert b"master_sync_in_progress:1" in call(c, "INFO", "replication")
+    assert b"\r\nloading:1\r\n" in call(c, "INFO", "persistence")
     # The thread finishes with the databases built: they are swapped in.
     pending.callback(build_keyspace(link.server, [Entry(0, b"k", "string", b"v", None)], 0,
                                     master=False))
     assert call(c, "GET", "k") == b"v"
+    assert b"\r\nloading:0\r\n" in call(c, "INFO", "persistence")
 
 
 def test_serve_stale_data_no_gives_masterdown_while_the_link_is_down():

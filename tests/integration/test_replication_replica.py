@@ -26,10 +26,11 @@ pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not insta
 class Master(object):
     """A redis-server process on a free port (restartable on the same port and dir)."""
 
-    def __init__(self, diskless):
+    def __init__(self, diskless, password=None):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="sonic-master-")
         self.diskless = diskless
+        self.password = password
         self.proc = None
         self.start()
 
@@ -37,10 +38,12 @@ class Master(object):
         args = [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                 "--dir", self.dir, "--repl-diskless-sync", "yes" if self.diskless else "no",
                 "--repl-diskless-sync-delay", "0", "--daemonize", "no"]
+        if self.password:
+            args += ["--requirepass", self.password]
         log = open(os.path.join(self.dir, "redis.log"), "ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         wait_for_port(self.port, self.proc)
-        self.r = redis.Redis(port=self.port)
+        self.r = redis.Redis(port=self.port, password=self.password)
 
     def kill(self):
         self.proc.send_signal(signal.SIGKILL)
@@ -235,6 +238,28 @@ def test_stream_keys_are_skipped_and_the_rest_replicates():
         wait_until(lambda: caught_up(master.r, replica), what="the stream")
         assert replica.get("plain") == b"2"
         assert info(replica)["master_link_status"] == "up"
+        replica.close()
+    finally:
+        if proc is not None:
+            stop(proc)
+        master.stop()
+
+
+@pytest.mark.parametrize("user", [None, "repl"])
+def test_masterauth_and_masteruser(user):
+    """A master with requirepass (or an ACL user) is reached with masterauth (and masteruser)."""
+    master = Master(diskless=True, password="s3cret")
+    proc = None
+    try:
+        extra = ["--masterauth", "s3cret"]
+        if user:
+            master.r.execute_command("ACL", "SETUSER", user, "on", ">userpw", "+@all", "~*")
+            extra = ["--masterauth", "userpw", "--masteruser", user]
+        master.r.set("k", "v")
+        proc, port, log = start_sonic("--replicaof", "127.0.0.1 %d" % master.port, *extra)
+        replica = redis.Redis(port=port)
+        wait_until(lambda: caught_up(master.r, replica), what="the authenticated sync")
+        assert replica.get("k") == b"v"
         replica.close()
     finally:
         if proc is not None:

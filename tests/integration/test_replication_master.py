@@ -120,6 +120,8 @@ def test_redis_replica_of_sonic(pair):
     replica, rlog = start_replica()
     wait_until(lambda: in_sync(m, replica), what="the full sync")
     assert snapshot(replica) == before
+    with open(rlog) as f:
+        assert "receiving streamed RDB from master with EOF" in f.read()  # diskless
     assert abs(replica.pttl("ttl") - m.pttl("ttl")) < 2000
 
     # The stream: rewritten commands, a transaction, a served blocking pop, expiry.

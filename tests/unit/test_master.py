@@ -412,3 +412,37 @@ def test_replicas_arriving_together_share_one_snapshot():
     size, rest = rest[1:].split(b"\r\n", 1)
     assert sorted(e.key for e in iter_rdb(io.BytesIO(rest[:int(size)]))) == [b"a", b"b"]
     assert rest[int(size):] == b""
+
+
+def test_diskless_sync_for_replicas_with_capa_eof():
+    """A replica with capa eof gets the RDB framed $EOF:<mark> ... <mark>; the stream follows its first ACK."""
+    server = make_server()
+    c = Client(server)
+    call(c, "SET", "a", "1")
+    proto, transport = attach(server)
+    send(proto, "REPLCONF", "capa", "eof", "capa", "psync2")
+    assert take(transport) == b"+OK\r\n"
+    send(proto, "PSYNC", "?", "-1")
+    call(c, "SET", "b", "2")
+    data = take(transport)
+    line, rest = data.split(b"\r\n", 1)
+    assert line.startswith(b"+FULLRESYNC")
+    head, body = rest.split(b"\r\n", 1)
+    assert head.startswith(b"$EOF:") and len(head) == 45
+    mark = head[5:]
+    assert body.endswith(mark)
+    assert [e.key for e in iter_rdb(io.BytesIO(body[:-40]))] == [b"a"]
+    call(c, "SET", "c", "3")
+    assert take(transport) == b""
+    send(proto, "REPLCONF", "ACK", "0")
+    assert parse(take(transport)) == [[b"SELECT", b"0"], [b"SET", b"b", b"2"], [b"SET", b"c", b"3"]]
+
+
+def test_diskless_sync_can_be_turned_off():
+    """With repl-diskless-sync no, a replica with capa eof still gets $<len>."""
+    server = make_server(repl_diskless_sync=False)
+    proto, transport = attach(server)
+    send(proto, "REPLCONF", "capa", "eof")
+    take(transport)
+    line, rdb, rest = full_sync(server, proto, transport)
+    assert rdb.startswith(b"REDIS0010")

@@ -152,7 +152,7 @@ def _memory(server):
         ("mem_fragmentation_ratio", "1.00"),
         ("mem_fragmentation_bytes", 0),
         ("mem_not_counted_for_evict", 0),
-        ("mem_replication_backlog", 0),
+        ("mem_replication_backlog", getattr(getattr(server.repl_master, "backlog", None), "histlen", 0)),
         ("mem_total_replication_buffers", 0),
         ("mem_clients_slaves", 0),
         ("mem_clients_normal", 0),

@@ -375,3 +375,14 @@ def test_wait_and_redis_cli_replica(pair):
     assert "SYNC done. Logging commands from master." in out
     assert '"SET","seen","by-cli","PXAT",' in out
     assert '"LPUSH","list","x"' in out
+
+
+def test_replication_commands_parity(parity):
+    """ROLE, WAIT and REPLCONF of a master without replicas, and their errors, reply as Redis does."""
+    parity(("ROLE",), ("WAIT", "0", "0"), ("WAIT", "1", "10"), ("WAIT", "a", "0"),
+           ("WAIT", "1", "-1"), ("WAIT", "1", "a"), ("WAIT", "1"),
+           ("REPLCONF", "foo", "bar"), ("REPLCONF", "ack"), ("REPLCONF", "listening-port", "x"),
+           ("REPLCONF", "listening-port", "6380"), ("REPLCONF", "capa", "eof", "capa", "psync2"),
+           ("REPLCONF",), ("PSYNC", "?"), ("PSYNC", "?", "x"))
+    parity.resp3()
+    parity(("ROLE",), ("WAIT", "0", "0"))

@@ -436,6 +436,8 @@ class ReplicaProtocol(Protocol):
         self.factory.sync_in_progress = False
         if not self._closed:
             self.transport.loseConnection()
+        else:
+            self.factory.link_down()
 
     def _start_stream(self, ack=False):
         f = self.factory
@@ -519,6 +521,7 @@ class ReplicaProtocol(Protocol):
 
     def _fail(self, message):
         log.warn("{message}", message=message)
+        self._closed = True  # read nothing more from this connection
         self.transport.loseConnection()
 
     def connectionLost(self, reason=None):

@@ -14,7 +14,8 @@ How it fits the dispatcher (L{sonic.dispatch.call}):
   - After it, if that figure moved and the command is a write, L{command}
     records what to propagate (rewritten, see below) with the client's db.
   - Keys expired meanwhile (lazy expiry during the command, or the active
-    expiry timer outside any command) are recorded as C{DEL key} through the
+    expiry timer outside any command) are recorded as C{DEL key} (C{UNLINK}
+    under lazyfree-lazy-expire, as Redis) through the
     store's C{expire_hooks}, in order with the commands around them.
   - When the outermost call ends (C{depth} back to 0) the recorded ops are
     flushed as one unit: C{SELECT n} first when the db differs from the
@@ -139,7 +140,7 @@ class Propagator(object):
         self.nexpired += 1
         if self.server.store.replica:
             return
-        self.ops.append((db.index, [b"DEL", key]))
+        self.ops.append((db.index, [_expire_del(self.server), key]))
         if self.depth == 0:
             self.flush()
 
@@ -212,12 +213,17 @@ class Propagator(object):
 
 # -- rewrites -----------------------------------------------------------------------------
 
+def _expire_del(server):
+    """What a deletion by expiry propagates as: UNLINK under lazyfree-lazy-expire, else DEL."""
+    return b"UNLINK" if server.config.lazyfree_lazy_expire else b"DEL"
+
+
 def _deadline_or_del(client, key, build):
     """C{build(deadline)} while C{key} lives with a deadline; C{DEL key} once it is gone."""
     db = client.db
     sh = db.shard(key)
     if key not in sh.data:
-        return [[b"DEL", key]]
+        return [[_expire_del(client.server), key]]
     out = build(sh.expires.get(key))
     return [] if out is None else [out]
 

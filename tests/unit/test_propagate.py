@@ -262,3 +262,14 @@ def test_no_propagator_costs_nothing():
     c = Client(server)
     assert server.propagator is None
     assert call(c, "SET", "a", "1") == b"OK" or call(c, "GET", "a") == b"1"
+
+
+def test_lazyfree_lazy_expire_propagates_unlink():
+    """Under lazyfree-lazy-expire, expiries and past-deadline EXPIREs go out as UNLINK, as Redis sends them."""
+    server, c, units = setup(lazyfree_lazy_expire=True)
+    call(c, "SET", "p", "1", "PX", "50")
+    call(c, "SET", "q", "1")
+    units.clear()
+    server.clock.advance(0.1)
+    call(c, "EXPIRE", "q", "-1")
+    assert stream(units) == [[b"UNLINK", b"p"], [b"UNLINK", b"q"]]

@@ -446,3 +446,29 @@ def test_diskless_sync_can_be_turned_off():
     take(transport)
     line, rdb, rest = full_sync(server, proto, transport)
     assert rdb.startswith(b"REDIS0010")
+
+
+def test_big_collections_are_encoded_off_the_reactor_and_arrive_whole():
+    """Collections past BIG_VALUE elements go through the thread runner and come out in the RDB intact, TTL included."""
+    from sonic.replication import master as master_module
+    server = make_server()
+    c = Client(server)
+    n = master_module.BIG_VALUE + 5
+    call(c, "RPUSH", "l", *range(n))
+    call(c, "ZADD", "z", *[w for i in range(n) for w in (i, "m%d" % i)])
+    call(c, "PEXPIRE", "z", "100000")
+    call(c, "SET", "s", "v")
+    ran = []
+    runner = server.store._run_in_thread
+
+    def counting(f, *args):
+        ran.append(f.__name__)
+        return runner(f, *args)
+    server.store._run_in_thread = counting
+    proto, transport = attach(server)
+    line, rdb, rest = full_sync(server, proto, transport)
+    entries = {e.key: e for e in iter_rdb(io.BytesIO(rdb))}
+    assert ran == ["encode_object", "encode_object"]
+    assert entries[b"l"].value == [b"%d" % i for i in range(n)]
+    assert len(entries[b"z"].value) == n and entries[b"z"].expire_ms == server.store.now + 100000
+    assert entries[b"s"].value == b"v"

@@ -646,7 +646,8 @@ class ReplicationMaster(object):
         count = self.acked(target)
         if count >= numreplicas or client.multi is not None:
             return count
-        waiter = Waiter(client, None, (), None, None, "wait")
+        # CLIENT UNBLOCK answers the count as it was (Redis: as it is then).
+        waiter = Waiter(client, None, (), None, count, "wait")
         waiter.serve = (target, numreplicas)
         if timeout_ms:
             waiter.timer = server.clock.callLater(timeout_ms / 1000.0, self._wait_timeout, waiter)

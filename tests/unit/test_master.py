@@ -472,3 +472,23 @@ def test_big_collections_are_encoded_off_the_reactor_and_arrive_whole():
     assert entries[b"l"].value == [b"%d" % i for i in range(n)]
     assert len(entries[b"z"].value) == n and entries[b"z"].expire_ms == server.store.now + 100000
     assert entries[b"s"].value == b"v"
+
+
+def test_wait_can_be_unblocked_and_its_client_can_leave():
+    """CLIENT UNBLOCK ends a WAIT with the replica count; a WAITing client that disconnects is forgotten."""
+    server = make_server()
+    proto, transport = attach(server)
+    full_sync(server, proto, transport)
+    c = Client(server)
+    server.add_client(c)
+    call(c, "SET", "a", "1")
+    assert call(c, "WAIT", "1", "0") is BLOCKED
+    assert server.blocked_clients == 1
+    admin = Client(server)
+    assert call(admin, "CLIENT", "UNBLOCK", c.id) == 1
+    assert c.unblocked_replies == [0] and server.blocked_clients == 0
+    assert call(c, "WAIT", "1", "1000") is BLOCKED
+    server.blocking.client_gone(c)
+    assert server.blocked_clients == 0 and server.blocking.with_timeout == 0
+    send(proto, "REPLCONF", "ACK", server.repl_offset)
+    assert c.unblocked_replies == [0]

@@ -88,6 +88,9 @@ log = Logger(namespace="sonic")
 #: Seconds of serialization per reactor turn while writing a full sync's RDB.
 SLICE_SECONDS = 0.02
 
+#: Size of the backlog's sealed chunks.
+BACKLOG_CHUNK = 16384
+
 #: Collections of at least this many elements are encoded in a thread.
 BIG_VALUE = 10000
 
@@ -104,14 +107,21 @@ class Backlog(object):
         self.size = size
         self.first = first
         self.histlen = 0
+        # Sealed 16 KB chunks, oldest first, then the tail being filled: a
+        # stream of small commands costs a few objects per 16 KB, not one each.
         self.chunks = deque()
+        self.tail = bytearray()
 
     def append(self, data):
         """Add C{data} at the end, dropping the oldest bytes past C{size}."""
         if not data:
             return
-        self.chunks.append(data)
+        tail = self.tail
+        tail += data
         self.histlen += len(data)
+        if len(tail) >= BACKLOG_CHUNK:
+            self.chunks.append(bytes(tail))
+            self.tail = bytearray()
         if self.histlen > self.size:
             self._trim()
 
@@ -119,13 +129,17 @@ class Backlog(object):
         chunks = self.chunks
         while self.histlen > self.size:
             excess = self.histlen - self.size
-            head = chunks[0]
-            if len(head) <= excess:
-                chunks.popleft()
-                cut = len(head)
-            else:
-                chunks[0] = head[excess:]
+            if not chunks:
+                del self.tail[:excess]
                 cut = excess
+            else:
+                head = chunks[0]
+                if len(head) <= excess:
+                    chunks.popleft()
+                    cut = len(head)
+                else:
+                    chunks[0] = head[excess:]
+                    cut = excess
             self.histlen -= cut
             self.first += cut
 
@@ -142,7 +156,7 @@ class Backlog(object):
         """Every byte held from C{offset} on."""
         skip = offset - self.first
         out = []
-        for chunk in self.chunks:
+        for chunk in list(self.chunks) + [bytes(self.tail)]:
             if skip >= len(chunk):
                 skip -= len(chunk)
                 continue

@@ -492,3 +492,17 @@ def test_wait_can_be_unblocked_and_its_client_can_leave():
     assert server.blocked_clients == 0 and server.blocking.with_timeout == 0
     send(proto, "REPLCONF", "ACK", server.repl_offset)
     assert c.unblocked_replies == [0]
+
+
+def test_backlog_chunks_small_writes_and_trims_across_chunks():
+    """Many small appends are kept in 16 KB chunks; trimming and ranges work across chunk and tail boundaries."""
+    from sonic.replication.master import BACKLOG_CHUNK
+    b = Backlog(3 * BACKLOG_CHUNK, 1)
+    stream = b"".join(b"%08d" % i for i in range(20000))   # 160,000 bytes in 8-byte writes
+    for i in range(0, len(stream), 8):
+        b.append(stream[i:i + 8])
+    assert len(b.chunks) <= 3
+    assert b.histlen == 3 * BACKLOG_CHUNK
+    assert b.first == len(stream) - 3 * BACKLOG_CHUNK + 1
+    for offset in (b.first, b.first + 1, b.first + BACKLOG_CHUNK + 3, len(stream), len(stream) + 1):
+        assert b.since(offset) == stream[offset - 1:]

@@ -225,7 +225,7 @@ def _stats(server):
         ("total_net_input_bytes", server.stat_net_input),
         ("total_net_output_bytes", server.stat_net_output),
         ("total_net_repl_input_bytes", 0),
-        ("total_net_repl_output_bytes", 0),
+        ("total_net_repl_output_bytes", getattr(server.repl_master, "net_output", 0)),
         ("instantaneous_input_kbps", "%.2f" % kin),
         ("instantaneous_output_kbps", "%.2f" % kout),
         ("instantaneous_input_repl_kbps", "0.00"),

@@ -189,6 +189,7 @@ class ReplicaLink(object):
 
     def write(self, data):
         """Send raw bytes to the replica."""
+        self.master.net_output += len(data)
         send = getattr(self.client, "_send", None)
         if send is not None:
             if not getattr(self.client, "_closed", False):
@@ -437,6 +438,7 @@ class ReplicationMaster(object):
         self.waits = []
         self.ping_call = None
         self.cron_loops = 0
+        self.net_output = 0     # bytes sent to replicas (INFO total_net_repl_output_bytes)
         self.sync_full = 0
         self.sync_partial_ok = 0
         self.sync_partial_err = 0

@@ -199,6 +199,8 @@ def test_acks_info_and_role():
     assert "connected_slaves:1" in info
     assert "slave0:ip=192.168.1.1,port=6380,state=online,offset=%d,lag=0" % server.repl_offset in info
     assert "repl_backlog_active:1" in info
+    stats = dict(line.split(":", 1) for line in info_text(server, ["stats"]).split("\r\n")[1:] if line)
+    assert int(stats["total_net_repl_output_bytes"]) == get_master(server).net_output > 0
     assert "master_repl_offset:%d" % server.repl_offset in info
     assert call(Client(server), "ROLE") == [b"master", server.repl_offset,
                                             [[b"192.168.1.1", b"6380", b"%d" % server.repl_offset]]]

@@ -185,6 +185,8 @@ class ReplicaLink(object):
         self.port = getattr(client, "repl_listening_port", 0)
         self.ip = getattr(client, "repl_ip", None) or _host(client.addr)
         self.pending = []
+        self.pending_bytes = 0
+        self.bulk_size = 0      # bytes of the RDB payload written to it
         self.flush_call = None
 
     def write(self, data):
@@ -204,20 +206,54 @@ class ReplicaLink(object):
         in beforeSleep) makes one socket write of a pipeline's commands.
         """
         self.pending.append(data)
-        if self.state == "online" and self.flush_call is None:
+        self.pending_bytes += len(data)
+        if self.flush_call is None:
             self.flush_call = self.master.server.clock.callLater(0, self.flush)
 
     def flush(self):
-        """Write what the stream queued for this replica."""
+        """Write what the stream queued for this replica (once per reactor turn).
+
+        A replica whose unsent output passes the hard limit of
+        C{client-output-buffer-limit replica} is disconnected, as Redis does
+        (it will resync): a stalled replica cannot grow our memory forever.
+        """
         self.flush_call = None
         if self.state == "online" and self.pending:
             pending, self.pending = self.pending, []
+            self.pending_bytes = 0
             self.write(b"".join(pending))
+        limit = self.master.output_limit()
+        # The RDB itself may still sit in the transport: it does not count
+        # (Redis sends it apart from the output buffer).
+        if limit and (self.pending_bytes
+                      + max(0, _transport_backlog(self.client) - self.bulk_size)) > limit:
+            log.warn("Client {addr} scheduled to be closed ASAP for overcoming of output "
+                     "buffer limits.", addr=self.client.addr)
+            self.master.disconnect(self)
 
     def online(self):
         """The RDB is out: send what accumulated meanwhile and follow the stream."""
         self.state = "online"
         self.flush()
+
+
+def _transport_backlog(client):
+    """Bytes queued in a Twisted transport, not yet on the socket (0 if unknown)."""
+    t = getattr(client, "transport", None)
+    try:
+        return len(t.dataBuffer) - t.offset + t._tempDataLen
+    except (AttributeError, TypeError):
+        return 0
+
+
+def _parse_memory(word):
+    """C{268435456}, C{256mb}, C{64k}... in bytes (Redis' memtoull)."""
+    word = word.lower()
+    for suffix, mult in (("kb", 1024), ("mb", 1024 ** 2), ("gb", 1024 ** 3), ("k", 1000),
+                         ("m", 1000 ** 2), ("g", 1000 ** 3), ("b", 1)):
+        if word.endswith(suffix):
+            return int(word[:-len(suffix)]) * mult
+    return int(word)
 
 
 class FullSync(object):
@@ -412,6 +448,7 @@ class _Sink(object):
         sync.streamed += len(data)
         data = bytes(data)
         for link in sync.links:
+            link.bulk_size += len(data)
             link.write(data)
 
     def flush(self):
@@ -616,6 +653,7 @@ class ReplicationMaster(object):
             if link not in self.replicas:
                 continue
             link.state = "send_bulk"
+            link.bulk_size = len(payload)
             link.write(b"$%d\r\n" % len(payload))
             link.write(payload)
             link.online()
@@ -627,6 +665,26 @@ class ReplicationMaster(object):
         self._update_cow()
         for link in sync.links:
             link.client.close()
+
+    def output_limit(self):
+        """The hard limit (bytes) of client-output-buffer-limit's replica class; 0 = none."""
+        words = str(self.server.config.client_output_buffer_limit).split()
+        try:
+            for i in range(0, len(words) - 3, 4):
+                if words[i].lower() in ("slave", "replica"):
+                    return _parse_memory(words[i + 1])
+        except ValueError:
+            pass
+        return 0
+
+    def disconnect(self, link):
+        """Drop one replica's connection."""
+        if link in self.replicas:
+            self.replicas.remove(link)
+        link.client.close()
+        transport = getattr(link.client, "transport", None)
+        if transport is not None:
+            transport.loseConnection()
 
     # -- REPLCONF, ACKs, WAIT ------------------------------------------------------
 

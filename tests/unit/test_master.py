@@ -508,3 +508,21 @@ def test_backlog_chunks_small_writes_and_trims_across_chunks():
     assert b.first == len(stream) - 3 * BACKLOG_CHUNK + 1
     for offset in (b.first, b.first + 1, b.first + BACKLOG_CHUNK + 3, len(stream), len(stream) + 1):
         assert b.since(offset) == stream[offset - 1:]
+
+
+def test_replica_past_the_output_buffer_hard_limit_is_dropped():
+    """A replica whose queued stream passes client-output-buffer-limit replica's hard limit is disconnected."""
+    server = make_server(client_output_buffer_limit="normal 0 0 0 replica 1kb 0 0 pubsub 0 0 0")
+    for i in range(3000):
+        server.store.dbs[0].set(b"k%d" % i, b"v")
+    proto, transport = attach(server)
+    send(proto, "PSYNC", "?", "-1")
+    master = get_master(server)
+    master.syncs[0].cancel()      # the RDB is still being written: the stream queues
+    c = Client(server)
+    call(c, "SET", "x", "y" * 600)
+    server.clock.advance(0)
+    assert len(master.replicas) == 1
+    call(c, "SET", "x", "y" * 600)
+    server.clock.advance(0)
+    assert master.replicas == [] and transport.disconnecting

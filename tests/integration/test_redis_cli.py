@@ -151,3 +151,23 @@ def test_client_subcommands(same):
     same("--no-raw", "CLIENT", "NOPE")
     code, out = cli(same.sonic_port, "--no-raw", "CLIENT", "ID")
     assert code == 0 and out.startswith(b"(integer) ")
+
+
+def test_rdb_snapshot_from_sonic(sonic_port, tmp_path):
+    """redis-cli --rdb fetches a snapshot from sonic that redis-check-rdb accepts and sonic.rdb reads back."""
+    from sonic.rdb.reader import iter_rdb
+    cli(sonic_port, "FLUSHALL")
+    cli(sonic_port, "RPUSH", "cli:l", "a", "b")
+    cli(sonic_port, "HSET", "cli:h", "f", "v")
+    cli(sonic_port, "SET", "cli:s", "x", "PX", "600000")
+    path = tmp_path / "snap.rdb"
+    code, _ = cli(sonic_port, "--rdb", str(path))
+    assert code == 0
+    check = subprocess.run(["redis-check-rdb", str(path)], capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0 and "RDB looks OK" in check.stdout
+    with open(path, "rb") as f:
+        entries = {e.key: e for e in iter_rdb(f)}
+    assert entries[b"cli:l"].value == [b"a", b"b"]
+    assert entries[b"cli:h"].value == [(b"f", b"v")]
+    assert entries[b"cli:s"].value == b"x" and entries[b"cli:s"].expire_ms is not None
+    cli(sonic_port, "FLUSHALL")

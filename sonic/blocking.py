@@ -146,8 +146,23 @@ class Blocking(object):
         server.blocked_clients += 1
         return BLOCKED
 
+    def park(self, client, command):
+        """Park C{client} with no keys, for a command answered later by other I/O (MIGRATE).
+
+        The protocol stops reading the client's pipeline until L{finish};
+        unlike a blocked client it is not counted in blocked_clients and
+        CLIENT UNBLOCK does not touch it (Redis runs such commands
+        synchronously).  C{keys} None marks such a waiter.
+        """
+        waiter = Waiter(client, client.db, None, None, None, command)
+        client.blocked = waiter
+        return waiter
+
     def _release(self, waiter):
         """Take C{waiter} out of every queue and cancel its timer."""
+        if waiter.keys is None:  # parked (L{park}), not blocked
+            waiter.client.blocked = None
+            return
         db = waiter.db
         for key in waiter.keys:
             queue = db.blocking.get(key)
@@ -188,7 +203,7 @@ class Blocking(object):
         @return: whether C{client} was blocked.
         """
         waiter = getattr(client, "blocked", None)
-        if waiter is None:
+        if waiter is None or waiter.keys is None:
             return False
         if error:
             from sonic.resp import Error

@@ -449,3 +449,83 @@ def test_deletion_propagates_as_del(sonic, real_port):
         r = redis.Redis(port=real_port)
         r.delete(key)
         r.close()
+
+
+# -- without processes: a MemoryReactorClock as the server's reactor ------------------------
+
+def _unit_setup():
+    from twisted.internet.testing import MemoryReactorClock
+
+    from tests.helpers import Client, make_server
+    server = make_server(clock=MemoryReactorClock())
+    return server, Client(server)
+
+
+def _accept(server, index=-1):
+    """Complete the connection MIGRATE asked the reactor for; return (protocol, transport)."""
+    from twisted.internet.testing import StringTransport
+    host, port, factory, timeout, _ = server.clock.tcpClients[index]
+    proto = factory.buildProtocol(None)
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    return proto, transport
+
+
+def test_unit_parked_then_answered_and_connection_cached():
+    """MIGRATE parks the client, sends AUTH/SELECT/RESTORE, answers when the replies come, and reuses the connection."""
+    from sonic.blocking import BLOCKED
+    from sonic.resp import OK
+    from tests.helpers import Client, call
+    server, client = _unit_setup()
+    call(client, "SET", "k", "v")
+    call(client, "PEXPIRE", "k", 5000)
+    assert call(client, "MIGRATE", "h", "7000", "k", "2", "100", "AUTH", "pw") is BLOCKED
+    assert server.clock.tcpClients[0][:2] == ("h", 7000) and server.clock.tcpClients[0][3] == 0.1
+    other = Client(server)
+    assert call(other, "CLIENT", "UNBLOCK", str(client.id)) == 0  # not a blocked client
+    assert server.blocked_clients == 0
+    proto, transport = _accept(server)
+    sent = transport.value()
+    assert sent.startswith(b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n"
+                           b"*4\r\n$7\r\nRESTORE\r\n$1\r\nk\r\n$4\r\n5000\r\n")
+    proto.dataReceived(b"+OK\r\n+OK\r\n")
+    assert client.unblocked_replies == []  # one reply still missing
+    proto.dataReceived(b"+OK\r\n")
+    assert client.unblocked_replies == [OK] and client.blocked is None
+    assert call(client, "EXISTS", "k") == 0
+    # The next MIGRATE to the same target and db reuses the connection, without SELECT.
+    call(client, "SET", "j", "w")
+    transport.clear()
+    assert call(client, "MIGRATE", "h", "7000", "j", "2", "100") is BLOCKED
+    assert len(server.clock.tcpClients) == 1
+    assert transport.value().startswith(b"*4\r\n$7\r\nRESTORE\r\n$1\r\nj\r\n$1\r\n0\r\n")
+    proto.dataReceived(b"+OK\r\n")
+    assert client.unblocked_replies == [OK, OK]
+    # Idle for 10 s, it is closed (Redis' MIGRATE_SOCKET_CACHE_TTL).
+    server.clock.advance(9.9)
+    assert not transport.disconnecting
+    server.clock.advance(0.2)
+    assert transport.disconnecting
+
+
+def test_unit_timeout_and_refused():
+    """A target silent past the timeout gives IOERR reading; a refused connection gives IOERR writing."""
+    from twisted.internet.error import ConnectionRefusedError
+    from twisted.python.failure import Failure
+
+    from sonic.resp import Error
+    from tests.helpers import call
+    server, client = _unit_setup()
+    call(client, "SET", "k", "v")
+    call(client, "MIGRATE", "h", "7000", "k", "0", "0")  # timeout 0 means 1000 ms
+    proto, transport = _accept(server)
+    server.clock.advance(0.999)
+    assert client.unblocked_replies == []
+    server.clock.advance(0.002)
+    assert [e.message for e in client.unblocked_replies] == ["IOERR error or timeout reading to target instance"]
+    assert call(client, "EXISTS", "k") == 1
+    call(client, "MIGRATE", "h", "7001", "k", "0", "0")
+    factory = server.clock.tcpClients[-1][2]
+    factory.clientConnectionFailed(None, Failure(ConnectionRefusedError()))
+    assert isinstance(client.unblocked_replies[-1], Error)
+    assert client.unblocked_replies[-1].message == "IOERR error or timeout writing to target instance"

@@ -203,6 +203,9 @@ def check_state(server, spec, client=None):
         raise CommandError(errors.READONLY)
     if spec.denyoom and server.over_maxmemory():
         raise CommandError(errors.OOM)
+    if server.misconf and server.master_host is None and (spec.write or spec.fullname == "ping"):
+        # A failed BGSAVE with stop-writes-on-bgsave-error (sonic.persistence.snapshot).
+        raise CommandError(errors.MISCONF)
     if spec.write and server.min_replicas_refuse and server.master_host is None:
         raise CommandError("NOREPLICAS Not enough good replicas to write.")
     if server.gate_all:

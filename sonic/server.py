@@ -64,6 +64,9 @@ class Server(object):
         #: (-MASTERDOWN); gate_all sends every command through the checks.
         self.loading = False
         self.stale_refused = False
+        #: A BGSAVE failed with stop-writes-on-bgsave-error on: -MISCONF
+        #: (sonic.persistence.snapshot keeps it up to date).
+        self.misconf = False
         self.gate_all = False
         #: The sonic.replication.replica.ReplicaService while REPLICAOF is set.
         self.replica_link = None
@@ -115,7 +118,7 @@ class Server(object):
 
     def update_guards(self):
         """Recompute L{guard_writes} after a change of role or of maxmemory."""
-        self.gate_all = self.loading or self.stale_refused
+        self.gate_all = self.loading or self.stale_refused or self.misconf
         self.guard_writes = (bool(self.config.maxmemory) or self.master_host is not None
                              or self.gate_all or self.min_replicas_refuse)
 

@@ -317,6 +317,7 @@ class SonicService(service.MultiService):
 
     def _start(self):
         self._chdir()
+        self._load()
         if self.config.lean_dispatch:
             from sonic import reactor as lean
             lean.install(self.reactor)
@@ -336,10 +337,19 @@ class SonicService(service.MultiService):
         else:
             self._ready(bound)
 
+    def _load(self):
+        """Load the dataset (dump.rdb, or the AOF) before listening, then start the save points."""
+        from sonic.persistence import snapshot
+        try:
+            snapshot.load_at_startup(self.server)
+        except Exception as e:
+            raise StartupError(str(e))
+        snapshot.get(self.server).start_cron()
+
     def _ready(self, bound):
         """Install the signal handlers and log the one start-up line."""
         if self.handle_signals:
-            install_signal_handlers(self.reactor)
+            install_signal_handlers(self.reactor, self.server)
         if not self.config.port:
             log.warn("Warning: port 0: not listening on any TCP socket")
         log.info("sonic {version} (answers as Redis {redis}), pid {pid}, port {port} on {where}, "
@@ -376,7 +386,7 @@ class SonicService(service.MultiService):
                 pass
 
 
-def install_signal_handlers(reactor):
+def install_signal_handlers(reactor, server=None):
     """Make SIGTERM and SIGINT stop the reactor cleanly, so the process exits 0.
 
     Twisted's own handlers remember the signal and twistd then kills itself
@@ -386,7 +396,7 @@ def install_signal_handlers(reactor):
     def handler(number, frame):
         name = "SIGTERM" if number == signal.SIGTERM else "SIGINT"
         log.info("Received {name} scheduling shutdown...", name=name)
-        reactor.callFromThread(_stop, reactor)
+        reactor.callFromThread(_terminate, reactor, server)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, handler)
 
@@ -439,6 +449,17 @@ def _master_address(value):
     except ValueError:
         raise StartupError("Invalid replicaof directive '%s': expected host port" % value)
     return words[0], port
+
+
+def _terminate(reactor, server):
+    """SIGTERM/SIGINT: save first when save points are set, as Redis does; stay up if that fails."""
+    if server is not None:
+        from sonic.persistence.snapshot import prepare_shutdown
+        if not prepare_shutdown(server):
+            log.error("SIGTERM received but errors trying to shut down the server, check the logs "
+                      "for more information")
+            return
+    _stop(reactor)
 
 
 def _stop(reactor):

@@ -167,6 +167,9 @@ def _memory(server):
 
 def _persistence(server):
     dirty = server.store.dirty - getattr(server, "dirty_at_save", 0)
+    snaps = getattr(server, "snapshots", None)  # sonic.persistence.snapshot
+    job = snaps.bgsave_job if snaps is not None else None
+    aof = getattr(server, "aof", None)
     return [
         ("loading", 1 if server.loading else 0),
         ("async_loading", 0),
@@ -177,17 +180,18 @@ def _persistence(server):
         ("current_save_keys_processed", 0),
         ("current_save_keys_total", 0),
         ("rdb_changes_since_last_save", dirty),
-        ("rdb_bgsave_in_progress", 0),
+        ("rdb_bgsave_in_progress", 1 if job is not None else 0),
         ("rdb_last_save_time", int(server.lastsave)),
-        ("rdb_last_bgsave_status", "ok"),
-        ("rdb_last_bgsave_time_sec", -1),
-        ("rdb_current_bgsave_time_sec", -1),
-        ("rdb_saves", 0),
+        ("rdb_last_bgsave_status", "ok" if snaps is None or snaps.last_ok else "err"),
+        ("rdb_last_bgsave_time_sec", snaps.last_seconds if snaps is not None else -1),
+        ("rdb_current_bgsave_time_sec",
+         int(time.time() - job.wall_start) if job is not None else -1),
+        ("rdb_saves", snaps.saves if snaps is not None else 0),
         ("rdb_last_cow_size", 0),
-        ("rdb_last_load_keys_expired", 0),
-        ("rdb_last_load_keys_loaded", 0),
-        ("aof_enabled", 0),
-        ("aof_rewrite_in_progress", 0),
+        ("rdb_last_load_keys_expired", snaps.loaded_expired if snaps is not None else 0),
+        ("rdb_last_load_keys_loaded", snaps.loaded_keys if snaps is not None else 0),
+        ("aof_enabled", 1 if getattr(aof, "enabled", False) else 0),
+        ("aof_rewrite_in_progress", 1 if getattr(aof, "rewrite_in_progress", False) else 0),
         ("aof_rewrite_scheduled", 0),
         ("aof_last_rewrite_time_sec", -1),
         ("aof_current_rewrite_time_sec", -1),

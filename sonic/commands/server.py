@@ -812,8 +812,11 @@ def shutdown(client, *args):
         raise CommandError(errors.SYNTAX)
     if abort:
         raise CommandError("ERR No shutdown in progress.")
-    # Nothing is persisted yet, so SAVE and NOSAVE end the same way.  As in
-    # Redis, a successful SHUTDOWN sends no reply: the connection just closes.
+    from sonic.persistence.snapshot import prepare_shutdown
+    if not prepare_shutdown(client.server, True if save else False if nosave else None) \
+            and not force:
+        raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
+    # As in Redis, a successful SHUTDOWN sends no reply: the connection just closes.
     client.close()
     stop = client.server.shutdown
     if stop is not None:

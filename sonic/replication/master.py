@@ -622,7 +622,11 @@ class ReplicationMaster(object):
         prop = self.server.propagator
         if prop is None:
             return
-        syncs = self.syncs
+        syncs = list(self.syncs)
+        # A BGSAVE's snapshot (sonic.persistence.snapshot) needs the hook too.
+        job = getattr(getattr(self.server, "snapshots", None), "bgsave_job", None)
+        if job is not None:
+            syncs.append(job)
         if not syncs:
             prop.cow = None
         elif len(syncs) == 1:

@@ -99,6 +99,9 @@ class Server(object):
         #: Callables run with each client that disconnects.
         self.disconnect_hooks = []
         self.blocking = Blocking(self)
+        #: The append-only file (sonic.persistence.aof); files open only with appendonly yes.
+        from sonic.persistence.aof import AppendOnly
+        self.aof = AppendOnly(self)
         self._mem_checked = 0.0
         self._mem_used = 0
 

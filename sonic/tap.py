@@ -416,6 +416,9 @@ def build_service(config, reactor=None, handle_signals=True):
     factory.noisy = False  # one "Ready" line at start, not one per listener
     top = SonicService(config, server, factory, reactor, handle_signals)
     server.store.setServiceParent(top)
+    # The AOF opens (after the data is loaded) before the listeners bind.
+    from sonic.persistence.aof import AofService
+    AofService(server).setServiceParent(top)
     if config.port:
         for host, optional in listen_addresses(config):
             TCPListener(host, config.port, factory, reactor, optional,

@@ -216,11 +216,14 @@ class Snapshots(object):
         path = rdb_path(server)
         try:
             job = BgSave(self, path)
-        except Exception as e:
-            log.error("Can't save in background: {error}", error=_reason(e))
+        except OSError as e:
+            # Redis' forked child would fail the same way after "Background
+            # saving started": the failure is reported by INFO, not the reply.
+            log.error("Failed opening the temp RDB file for saving: {error}", error=_reason(e))
             self.last_ok = False
+            self.last_seconds = 0
             self.update_misconf()
-            return False
+            return True
         self.bgsave_job = job
         self._install_cow()
         job.start()
@@ -452,10 +455,6 @@ def load_rdb(server, path=None):
     snaps.loaded_keys = built.keys
     snaps.loaded_expired = built.expired
     server.dirty_at_save = server.store.dirty
-    try:
-        server.lastsave = int(os.path.getmtime(path))
-    except OSError:
-        pass
     log.info("Done loading RDB, keys loaded: {keys}, keys expired: {expired}.",
              keys=built.keys, expired=built.expired)
     log.info("DB loaded from disk: {s:.3f} seconds", s=time.monotonic() - started)

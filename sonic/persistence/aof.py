@@ -302,7 +302,7 @@ def _entry_commands(e):
     if e.kind == "set":
         return [[b"SADD", key] + c for c in _chunks(v)]
     if e.kind == "hash":
-        pairs = list(v.items()) if isinstance(v, dict) else list(zip(v[::2], v[1::2]))
+        pairs = list(v.items()) if isinstance(v, dict) else list(v)
         return [[b"HMSET", key] + [w for p in c for w in p] for c in _chunks(pairs)]
     if e.kind == "zset":
         pairs = list(v.items()) if isinstance(v, dict) else list(v)
@@ -640,24 +640,32 @@ class AppendOnly(object):
 
     # -- rewrite ------------------------------------------------------------------
 
-    def start_rewrite(self):
-        """BGREWRITEAOF: open a new incr file and start writing the base; False if one runs."""
+    def start_rewrite(self, turning_on=False):
+        """BGREWRITEAOF: open a new incr file and start writing the base; False if one runs.
+
+        With C{turning_on} (CONFIG SET appendonly yes) the new incr file is
+        listed in the manifest only when the base is complete (Redis' temp
+        incr file); otherwise the manifest lists it at once, after the old
+        incr files, so a crash meanwhile loses nothing.
+        """
         if self.rewrite is not None:
             return False
         os.makedirs(self.dirname, exist_ok=True)
         self.load_state_if_needed()
-        m = self.manifest or Manifest()
-        if self.fd is not None:
-            # Writes from now on go to a new incr file, which the manifest lists at once.
+        new_incr = None
+        if self.fd is not None or turning_on:
+            # Writes from now on go to a new incr file.
             self.incr_seq += 1
-            name = self._incr_name(self.incr_seq)
+            new_incr = (self._incr_name(self.incr_seq), self.incr_seq)
             old = self.fd
             self.fd = None
-            self._close_fd(old)
-            self._open_incr(name)
-            m.incrs.append((name, self.incr_seq))
-            self.manifest = m
-            if m.base is not None or len(m.incrs) > 1 or not self._turning_on:
+            if old is not None:
+                self._close_fd(old)
+            self._open_incr(new_incr[0])
+            if not turning_on:
+                m = self.manifest or Manifest()
+                m.incrs.append(new_incr)
+                self.manifest = m
                 self._write_manifest(m)
         rdb = self.config.aof_use_rdb_preamble
         seq = self.base_seq + 1
@@ -666,7 +674,7 @@ class AppendOnly(object):
         f = open(tmp, "wb")
         snap = _BaseSnapshot(self, f)
         snap.aof_tmp, snap.aof_base, snap.aof_seq, snap.aof_rdb = tmp, base, seq, rdb
-        snap.aof_incr = self.manifest.incrs[-1] if (self.fd is not None and self.manifest) else None
+        snap.aof_incr = new_incr
         if not rdb:
             snap.steps = _write_gen(f, _aof_form(self.server, snap.snap, snap.now_ms))
         self.rewrite = snap
@@ -756,9 +764,11 @@ class AppendOnly(object):
         self._uninstall_cow()
         path = self.path(snap.aof_base)
         os.replace(snap.aof_tmp, path)
+        # Everything the manifest listed before is history now (deleted
+        # below), except the incr file opened when the rewrite started.
         old = self.manifest or Manifest()
         keep = [snap.aof_incr] if snap.aof_incr is not None else []
-        history = [f for f in old.files() if f not in [k[0] for k in keep]]
+        history = [f for f in old.files() + old.history if f not in [k[0] for k in keep]]
         m = Manifest((snap.aof_base, snap.aof_seq, snap.aof_rdb), keep)
         self._write_manifest(m)
         self.manifest = m
@@ -810,14 +820,9 @@ class AppendOnly(object):
             self.rewrite.cancel()
             self._sync_failed(self.rewrite)
         self._turning_on = True
-        self.incr_seq += 1
-        name = self._incr_name(self.incr_seq)
-        self._open_incr(name)
-        # Not in the manifest until the rewrite ends (Redis' temp incr file).
-        self.manifest = Manifest(None, [(name, self.incr_seq)])
+        self.start_rewrite(turning_on=True)
         self._attach()
-        self.start_rewrite()
-        self.rewrite.aof_incr = (name, self.incr_seq)
+        self._schedule_cron()
 
     def turn_off(self):
         """CONFIG SET appendonly no: stop appending (the files stay)."""

@@ -119,7 +119,7 @@ def _flags(c, sub):
         out.append("P")
     if c.multi is not None:
         out.append("x")
-    if c.blocked is not None:
+    if c.blocked is not None and c.blocked.keys is not None:  # not a parked MIGRATE
         out.append("b")
     for letter in "tRB":
         if letter in own:

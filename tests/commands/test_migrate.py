@@ -484,6 +484,9 @@ def test_unit_parked_then_answered_and_connection_cached():
     other = Client(server)
     assert call(other, "CLIENT", "UNBLOCK", str(client.id)) == 0  # not a blocked client
     assert server.blocked_clients == 0
+    server.add_client(client)  # bare clients are not listed until added
+    line = [ln for ln in call(other, "CLIENT", "LIST").split(b"\n") if ln.startswith(b"id=%d " % client.id)][0]
+    assert b" flags=N " in line  # Redis runs MIGRATE synchronously: never flagged blocked
     proto, transport = _accept(server)
     sent = transport.value()
     assert sent.startswith(b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n"

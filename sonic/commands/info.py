@@ -253,7 +253,7 @@ def _stats(server):
         ("pubsubshard_channels", 0),
         ("latest_fork_usec", 0),
         ("total_forks", 0),
-        ("migrate_cached_sockets", 0),
+        ("migrate_cached_sockets", len(getattr(getattr(server, "migrate_pool", None), "conns", ()))),
         ("slave_expires_tracked_keys", 0),
         ("active_defrag_hits", 0),
         ("active_defrag_misses", 0),

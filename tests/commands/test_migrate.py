@@ -504,11 +504,13 @@ def test_unit_parked_then_answered_and_connection_cached():
     assert transport.value().startswith(b"*4\r\n$7\r\nRESTORE\r\n$1\r\nj\r\n$1\r\n0\r\n")
     proto.dataReceived(b"+OK\r\n")
     assert client.unblocked_replies == [OK, OK]
+    assert b"migrate_cached_sockets:1\r\n" in call(client, "INFO", "stats")
     # Idle for 10 s, it is closed (Redis' MIGRATE_SOCKET_CACHE_TTL).
     server.clock.advance(9.9)
     assert not transport.disconnecting
     server.clock.advance(0.2)
     assert transport.disconnecting
+    assert b"migrate_cached_sockets:0\r\n" in call(client, "INFO", "stats")
 
 
 def test_unit_timeout_and_refused():

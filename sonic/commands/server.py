@@ -507,6 +507,8 @@ def flushall(client, *args):
     """FLUSHALL [ASYNC|SYNC]"""
     _flush_mode(args)
     client.server.store.flushall()
+    from sonic.persistence.snapshot import after_flushall
+    after_flushall(client.server)
     return OK
 
 

@@ -118,6 +118,10 @@ class Snapshots(object):
         self.loaded_keys = 0
         self.loaded_expired = 0
         self.cron_call = None
+        #: Set by the service (L{start_cron}): only a server started as a
+        #: process saves by itself (save points, SHUTDOWN and FLUSHALL with
+        #: save points), so in-process test servers never write files.
+        self.active = False
         self.created_propagator = None
         server.config.on_change("save", lambda v: self.update_misconf())
         server.config.on_change("stop-writes-on-bgsave-error", lambda v: self.update_misconf())
@@ -147,6 +151,7 @@ class Snapshots(object):
 
     def start_cron(self):
         """Check the save points once a second from now on (the service calls this)."""
+        self.active = True
         if self.cron_call is None:
             self.cron_call = self.server.clock.callLater(1, self._cron)
 
@@ -475,6 +480,25 @@ def load_at_startup(server):
         raise RdbError("Fatal error loading the DB (%s): %s" % (rdb_path(server), e))
 
 
+def after_flushall(server):
+    """FLUSHALL: stop a BGSAVE, and with save points write the (now empty) file at once, as Redis 7.0 does.
+
+    Otherwise a restart after FLUSHALL would bring back the flushed keys.
+    The change counter then reads 1 (Redis' C{server.dirty++} after the save).
+    """
+    snaps = getattr(server, "snapshots", None)
+    if snaps is None:
+        return
+    snaps.cancel_bgsave()
+    if snaps.active and save_points(server.config):
+        try:
+            snaps.save_sync()
+        except Exception as e:
+            log.error("Failed saving the DB after FLUSHALL: {error}", error=_reason(e))
+            return
+        server.dirty_at_save -= 1
+
+
 def prepare_shutdown(server, save=None):
     """Before exiting: stop a BGSAVE, then save if asked or if save points exist (Redis' prepareForShutdown).
 
@@ -485,7 +509,7 @@ def prepare_shutdown(server, save=None):
     if snaps is not None:
         snaps.cancel_bgsave()
     if save is None:
-        save = bool(save_points(server.config))
+        save = bool(save_points(server.config)) and snaps is not None and snaps.active
     if save:
         log.info("Saving the final RDB snapshot before exiting.")
         try:

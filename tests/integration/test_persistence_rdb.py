@@ -219,3 +219,22 @@ def test_sonic_loads_redis_servers_file():
                              "zset": b"skiplist"}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_flushall_then_kill_9_restarts_empty():
+    """FLUSHALL with save points rewrites dump.rdb at once: after kill -9 the flushed keys stay gone."""
+    workdir = tempfile.mkdtemp(prefix="sonic-rdb-")
+    try:
+        proc, port, r = sonic_in(workdir)
+        r.set("a", "1")
+        r.execute_command("SAVE")
+        r.flushall()
+        proc.kill()
+        wait_exit(proc)
+        proc, port, r = sonic_in(workdir)
+        try:
+            assert r.dbsize() == 0
+        finally:
+            stop(proc)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

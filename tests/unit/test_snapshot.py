@@ -17,6 +17,7 @@ def server(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     server = make_server(dir=str(tmp_path))
     server.lastsave = int(server.clock.seconds())  # the server took the wall clock's
+    snapshot.get(server).active = True  # as the service makes it
     return server
 
 
@@ -241,3 +242,26 @@ def test_shutdown_fails_when_the_save_fails(server, tmp_path):
     assert not stopped
     call(c, "SHUTDOWN", "NOSAVE")
     assert stopped
+
+
+def test_flushall_with_save_points_writes_the_empty_dataset(server, tmp_path):
+    """FLUSHALL with save points saves at once, so a restart does not bring the keys back (Redis 7.0)."""
+    c = Client(server)
+    call(c, "SET", "a", "1")
+    assert call(c, "SAVE") == b"OK"
+    call(c, "FLUSHALL")
+    assert read_rdb(str(tmp_path / "dump.rdb")) == {}
+    assert info_field(c, "rdb_changes_since_last_save") == "1"
+
+
+def test_in_process_servers_never_save_by_themselves(tmp_path, monkeypatch):
+    """A server not started by the service (unit tests) writes no file on SHUTDOWN or FLUSHALL."""
+    monkeypatch.chdir(tmp_path)
+    server = make_server()
+    server.shutdown = lambda: None
+    c = Client(server)
+    call(c, "SET", "a", "1")
+    call(c, "FLUSHALL")
+    call(c, "SET", "a", "1")
+    call(c, "SHUTDOWN")
+    assert os.listdir(tmp_path) == []

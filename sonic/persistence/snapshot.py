@@ -303,7 +303,7 @@ class Snapshots(object):
 
 
 def update_cow(server):
-    """Point the propagator's copy-on-write hook at every snapshot being written (full syncs and BGSAVE)."""
+    """Point the propagator's copy-on-write hook at every snapshot being written (full syncs, BGSAVE, AOF rewrite)."""
     prop = server.propagator
     if prop is None:
         return
@@ -311,6 +311,9 @@ def update_cow(server):
     snaps = getattr(server, "snapshots", None)
     if snaps is not None and snaps.bgsave_job is not None:
         syncs.append(snaps.bgsave_job)
+    rewrite = getattr(getattr(server, "aof", None), "rewrite", None)
+    if rewrite is not None and hasattr(rewrite, "cow"):
+        syncs.append(rewrite)
     if not syncs:
         prop.cow = None
     elif len(syncs) == 1:

@@ -623,10 +623,11 @@ class ReplicationMaster(object):
         if prop is None:
             return
         syncs = list(self.syncs)
-        # A BGSAVE's snapshot (sonic.persistence.snapshot) needs the hook too.
-        job = getattr(getattr(self.server, "snapshots", None), "bgsave_job", None)
-        if job is not None:
-            syncs.append(job)
+        # A BGSAVE's or an AOF rewrite's snapshot (sonic.persistence) needs the hook too.
+        for job in (getattr(getattr(self.server, "snapshots", None), "bgsave_job", None),
+                    getattr(getattr(self.server, "aof", None), "rewrite", None)):
+            if job is not None:
+                syncs.append(job)
         if not syncs:
             prop.cow = None
         elif len(syncs) == 1:

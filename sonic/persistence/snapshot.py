@@ -15,8 +15,12 @@ duration, rdb_saves, the dirty counter at the last save) and runs:
     is then flushed and fsynced in a thread and renamed over C{dbfilename}.
     Redis forks instead; a Python child would touch every object's reference
     count and copy nearly every page, and a forked Twisted process with a
-    thread pool is fragile, so sonic keeps one process (figures in
-    bench/bgsave_pause.py).
+    thread pool is fragile, so sonic keeps one process.  Measured with
+    bench/bgsave_pause.py (1,000,000 string keys, 2 cores, quiet machine):
+    sonic's BGSAVE takes 1.7 s, the worst PING during it 115 ms (the dict
+    copies in the BGSAVE handler, 80-95 ms; slices after that stay near
+    20 ms), peak memory +40 MB (the copies) over 166 MB; redis-server 7.0:
+    2.0 s, worst PING 15 ms, +3 MB over 100 MB.
   - Save points (C{save <seconds> <changes> ...}): a check once a second
     (Redis' serverCron condition: enough changes, enough seconds since the
     last successful save, and after a failure 5 seconds between tries), plus
@@ -32,7 +36,8 @@ during a save leaves the previous file whole.
 Hooks for the append-only file (L{sonic.persistence.aof}):
 
   - L{load_at_startup}C{(server)}: called once by the service before it
-    listens.  With C{appendonly yes} and the AOF directory (C{dir}/
+    listens (loading is synchronous: clients cannot connect until it ends,
+    where redis-server would accept them and answer -LOADING).  With C{appendonly yes} and the AOF directory (C{dir}/
     C{appenddirname}) present it calls C{server.aof.load()} (the AOF side
     creates C{server.aof} before the service starts); otherwise it loads
     C{dbfilename} if it exists.  Returns the number of keys loaded.

@@ -332,6 +332,9 @@ class AppendOnly(object):
         self.current_size = 0       # base + incr bytes (aof_current_size)
         self.base_size = 0          # current_size right after the last rewrite
         self.dirty = False          # written but not fsynced
+        self.buf = []               # everysec/no: units of this reactor turn
+        self.buf_size = 0
+        self.flush_call = None
         self.fsync_in_progress = False
         self.rewrite = None         # the _BaseSnapshot being written
         self.rewrite_started = None
@@ -562,23 +565,53 @@ class AppendOnly(object):
             prop.listeners.remove(self.feed)
 
     def feed(self, data):
-        """A unit of the write stream (a propagator listener): append it, fsync per policy."""
-        fd = self.fd
-        if fd is None:
+        """A unit of the write stream (a propagator listener): append it, fsync per policy.
+
+        always: written and fdatasync'ed now, inside the command, so its reply
+        (sent after the command) never precedes the disk.  everysec/no: kept
+        in a buffer written out at the end of the reactor turn (one write()
+        for every command of the turn, as Redis writes its aof_buf in
+        beforeSleep), or at once past 1 MB.
+        """
+        if self.fd is None:
             return
+        if self.config.appendfsync == "always":
+            if self.buf:
+                self.flush_buffer()
+            self._write(data)
+            self.fsync(self.fd)
+            self.fsyncs += 1
+            return
+        self.buf.append(data)
+        self.buf_size += len(data)
+        if self.buf_size > 1 << 20:
+            self.flush_buffer()
+        elif self.flush_call is None:
+            self.flush_call = self.server.clock.callLater(0, self.flush_buffer)
+
+    def flush_buffer(self):
+        """Write the buffered units (end of the reactor turn)."""
+        call, self.flush_call = self.flush_call, None
+        if call is not None and call.active():
+            call.cancel()
+        if not self.buf or self.fd is None:
+            self.buf = []
+            self.buf_size = 0
+            return
+        data = b"".join(self.buf)
+        self.buf = []
+        self.buf_size = 0
+        self._write(data)
+        self.dirty = True
+
+    def _write(self, data):
         try:
-            os.write(fd, data)
+            os.write(self.fd, data)
         except OSError as e:
             self.last_write_status = "err"
             log.error("Error writing to the AOF file: {e}", e=e.strerror)
             return
         self.current_size += len(data)
-        policy = self.config.appendfsync
-        if policy == "always":
-            self.fsync(fd)
-            self.fsyncs += 1
-        elif policy == "everysec":
-            self.dirty = True
 
     def _write_manifest(self, m):
         os.makedirs(self.dirname, exist_ok=True)
@@ -602,7 +635,8 @@ class AppendOnly(object):
         if self.fd is None and self.rewrite is None and not self.rewrite_scheduled:
             return
         self._schedule_cron()
-        if self.dirty and not self.fsync_in_progress and self.fd is not None:
+        if (self.dirty and not self.fsync_in_progress and self.fd is not None
+                and self.config.appendfsync == "everysec"):
             self.background_fsync()
         if self.rewrite_scheduled and self.rewrite is None and not self.bgsave_active():
             self.rewrite_scheduled = False
@@ -657,6 +691,7 @@ class AppendOnly(object):
             # Writes from now on go to a new incr file.
             self.incr_seq += 1
             new_incr = (self._incr_name(self.incr_seq), self.incr_seq)
+            self.flush_buffer()
             old = self.fd
             self.fd = None
             if old is not None:
@@ -830,6 +865,7 @@ class AppendOnly(object):
         if self.rewrite is not None and self._turning_on:
             self.rewrite.cancel()
             self._sync_failed(self.rewrite)
+        self.flush_buffer()
         fd, self.fd = self.fd, None
         if fd is not None:
             self.fsync(fd)
@@ -844,6 +880,7 @@ class AppendOnly(object):
         if self.rewrite is not None:
             self.rewrite.cancel()
             self._sync_failed(self.rewrite)
+        self.flush_buffer()
         fd, self.fd = self.fd, None
         if fd is not None:
             self.fsync(fd)

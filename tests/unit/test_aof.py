@@ -46,13 +46,16 @@ def run_rewrite(server):
 
 
 def incr_bytes(server):
+    server.clock.advance(0)  # the end of the reactor turn writes the buffer
     name = server.aof.manifest.incrs[-1][0]
     with open(os.path.join("appendonlydir", name), "rb") as f:
         return f.read()
 
 
-def reload(**config):
-    """A fresh server loading the AOF directory of the current one."""
+def reload(prev=None, **config):
+    """A fresh server loading the AOF directory of the current one (C{prev}, whose turn ends first)."""
+    if prev is not None:
+        prev.clock.advance(0)
     server = make_server(appendonly=True, **config)
     server.aof.load()
     return server
@@ -102,6 +105,19 @@ def test_append_writes_the_propagated_stream():
                                   + encode_command([b"SET", b"b", b"2", b"PXAT", b"%d" % deadline]))
 
 
+def test_everysec_writes_at_the_end_of_the_turn():
+    """everysec gathers the units of a reactor turn into one write at its end."""
+    server = aof_server(appendfsync="everysec")
+    c = Client(server)
+    name = os.path.join("appendonlydir", server.aof.manifest.incrs[-1][0])
+    size = os.path.getsize(name)
+    call(c, "SET", "a", "1")
+    call(c, "SET", "b", "2")
+    assert os.path.getsize(name) == size
+    server.clock.advance(0)
+    assert os.path.getsize(name) > size
+
+
 def test_fsync_always_per_write():
     """appendfsync always fsyncs inside each write command, before its reply exists."""
     server = aof_server(appendfsync="always")
@@ -149,7 +165,7 @@ def test_restart_keeps_every_type():
     call(c, "EXPIRE", "s", "100")
     call(c, "SELECT", "4")
     call(c, "SET", "other", "x")
-    server2 = reload()
+    server2 = reload(server)
     c2 = Client(server2)
     assert call(c2, "GET", "s") == b"v"
     assert (call(c2, "LINDEX", "l", "0"), call(c2, "LINDEX", "l", "1")) == (b"a", b"b")
@@ -185,7 +201,7 @@ def test_rewrite_while_writing_loses_nothing():
     assert sorted(os.listdir("appendonlydir")) == [
         "appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof", "appendonly.aof.manifest"]
     call(c, "SET", "after", "1")
-    c2 = Client(reload())
+    c2 = Client(reload(server))
     assert [call(c2, "LINDEX", "list", i) for i in range(4)] == [b"a", b"b", b"c", None]
     assert call(c2, "GET", "k1") == b"changed"
     assert call(c2, "GET", "k2") is None
@@ -204,7 +220,7 @@ def test_rewrite_aof_form_base():
     server.aof.start_rewrite()
     run_rewrite(server)
     assert server.aof.manifest.base[0] == "appendonly.aof.2.base.aof"
-    c2 = Client(reload())
+    c2 = Client(reload(server))
     assert (call(c2, "ZSCORE", "z", "a"), call(c2, "ZSCORE", "z", "b")) == (1.0, 2.0)
     assert call(c2, "HGET", "h", "f") == b"v"
     assert call(c2, "PTTL", "t") > 0
@@ -233,7 +249,7 @@ def test_truncated_tail_is_cut_and_loaded(in_tmp):
     good = os.path.getsize(path)
     with open(path, "ab") as f:
         f.write(b"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$5\r\nab")
-    c2 = Client(reload())
+    c2 = Client(reload(server))
     assert call(c2, "GET", "a") == b"1"
     assert call(c2, "GET", "b") is None
     assert os.path.getsize(path) == good
@@ -260,7 +276,7 @@ def test_incomplete_multi_is_reverted():
     good = os.path.getsize(path)
     with open(path, "ab") as f:
         f.write(encode_command([b"MULTI"]) + encode_command([b"SET", b"b", b"2"]))
-    c2 = Client(reload())
+    c2 = Client(reload(server))
     assert call(c2, "GET", "b") is None
     assert os.path.getsize(path) == good
 
@@ -275,7 +291,7 @@ def test_corrupt_file_names_file_and_offset():
     with open(path, "ab") as f:
         f.write(b"garbage\r\n" + encode_command([b"SET", b"c", b"3"]))
     with pytest.raises(AofError) as e:
-        reload()
+        reload(server)
     assert "appendonly.aof.1.incr.aof" in str(e.value)
     assert "offset %d" % size in str(e.value)
 
@@ -305,7 +321,7 @@ def test_config_set_appendonly_yes_at_run_time():
     with open("appendonlydir/appendonly.aof.manifest") as f:
         assert f.read() == ("file appendonly.aof.1.base.rdb seq 1 type b\n"
                             "file appendonly.aof.1.incr.aof seq 1 type i\n")
-    c2 = Client(reload())
+    c2 = Client(reload(server))
     assert call(c2, "MGET", "before", "during", "after") == [b"1", b"2", b"3"]
 
 

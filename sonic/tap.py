@@ -340,11 +340,21 @@ class SonicService(service.MultiService):
     def _load(self):
         """Load the dataset (dump.rdb, or the AOF) before listening, then start the save points."""
         from sonic.persistence import snapshot
-        try:
-            snapshot.load_at_startup(self.server)
-        except Exception as e:
-            raise StartupError(str(e))
+        config = self.config
+        if not config.appendonly and not config.replicaof and hasattr(self.reactor, "running"):
+            # dump.rdb loads in a thread while clients get -LOADING, as in Redis.
+            d = snapshot.load_in_background(self.server)
+            d.addErrback(self._load_failed)
+        else:
+            try:
+                snapshot.load_at_startup(self.server)
+            except Exception as e:
+                raise StartupError(str(e))
         snapshot.get(self.server).start_cron()
+
+    def _load_failed(self, failure):
+        log.critical("Fatal error loading the DB: {error}. Exiting.", error=failure.getErrorMessage())
+        os._exit(1)
 
     def _ready(self, bound):
         """Install the signal handlers and log the one start-up line."""

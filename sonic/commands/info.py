@@ -202,6 +202,25 @@ def _persistence(server):
         ("aof_last_cow_size", 0),
         ("module_fork_in_progress", 0),
         ("module_fork_last_cow_size", 0),
+    ] + _loading(server)
+
+
+def _loading(server):
+    """Redis' loading_* fields, while dump.rdb loads at start-up (sonic.persistence.snapshot)."""
+    progress = getattr(server, "loading_progress", None)
+    if not server.loading or progress is None:
+        return []
+    start, total, done = progress
+    loaded = done[0]
+    elapsed = time.time() - start
+    eta = int(elapsed * (total - loaded) / loaded) if loaded else 1
+    return [
+        ("loading_start_time", int(start)),
+        ("loading_total_bytes", total),
+        ("loading_rdb_used_mem", 0),
+        ("loading_loaded_bytes", loaded),
+        ("loading_loaded_perc", "%.2f" % (100.0 * loaded / total if total else 0.0)),
+        ("loading_eta_seconds", eta),
     ]
 
 

@@ -35,9 +35,11 @@ during a save leaves the previous file whole.
 
 Hooks for the append-only file (L{sonic.persistence.aof}):
 
-  - L{load_at_startup}C{(server)}: called once by the service before it
-    listens (loading is synchronous: clients cannot connect until it ends,
-    where redis-server would accept them and answer -LOADING).  With C{appendonly yes} and the AOF directory (C{dir}/
+  - L{load_at_startup}C{(server)}: called by the service before it listens
+    when C{appendonly} or C{replicaof} is set (a synchronous load: clients
+    cannot connect until it ends); otherwise the service calls
+    L{load_in_background} (a thread builds the keyspace while clients get
+    -LOADING, as redis-server answers).  With C{appendonly yes} and the AOF directory (C{dir}/
     C{appenddirname}) present it calls C{server.aof.load()} (the AOF side
     creates C{server.aof} before the service starts); otherwise it loads
     C{dbfilename} if it exists.  Returns the number of keys loaded.
@@ -175,7 +177,7 @@ class Snapshots(object):
     def check(self):
         """Start a BGSAVE if a save point is reached or one is scheduled (Redis' serverCron)."""
         server = self.server
-        if self.bgsave_job is not None or self._aof_rewriting():
+        if self.bgsave_job is not None or self._aof_rewriting() or server.loading:
             return
         if self.scheduled:
             self.scheduled = False
@@ -474,6 +476,55 @@ def load_rdb(server, path=None):
     return built.keys
 
 
+def load_in_background(server, path=None):
+    """Load the RDB file in the thread pool while clients get -LOADING; a Deferred firing with the key count.
+
+    The new databases are built aside (L{build_keyspace} touches nothing
+    live) and swapped in on the reactor.  Meanwhile C{server.loading} is set
+    (INFO loading:1 with loading_loaded_perc and loading_eta_seconds), the
+    save points do not fire and a shutdown does not save (Redis forces
+    NOSAVE while loading).  A corrupt file stops the process, as Redis does.
+    """
+    from twisted.internet import defer
+    path = path or rdb_path(server)
+    if not os.path.exists(path):
+        return defer.succeed(None)
+    snaps = get(server)
+    started = time.monotonic()
+    now_ms = int(server.clock.seconds() * 1000)
+    total = os.path.getsize(path)
+    progress = [0]
+    server.loading = True
+    server.loading_progress = (time.time(), total, progress)
+    server.update_guards()
+    log.info("Loading {path} ({size} bytes) in the background; clients get -LOADING meanwhile",
+             path=path, size=total)
+
+    def build():
+        return build_keyspace(server, _entries(server, path, progress), now_ms)
+
+    def install(built):
+        install_keyspace(server, built)
+        snaps.loaded_keys = built.keys
+        snaps.loaded_expired = built.expired
+        server.dirty_at_save = server.store.dirty
+        log.info("Done loading RDB, keys loaded: {keys}, keys expired: {expired}.",
+                 keys=built.keys, expired=built.expired)
+        log.info("DB loaded from disk: {s:.3f} seconds", s=time.monotonic() - started)
+        return built.keys
+
+    def done(result):
+        server.loading = False
+        server.loading_progress = None
+        server.update_guards()
+        return result
+
+    d = _in_thread(server, build)
+    d.addCallback(install)
+    d.addBoth(done)
+    return d
+
+
 def load_at_startup(server):
     """Load the dataset before listening: the AOF when appendonly is on and its directory exists, else the RDB."""
     config = server.config
@@ -518,6 +569,8 @@ def prepare_shutdown(server, save=None):
         snaps.cancel_bgsave()
     if save is None:
         save = bool(save_points(server.config)) and snaps is not None and snaps.active
+    if server.loading:
+        save = False  # the dataset is not whole yet: Redis forces NOSAVE too
     if save:
         log.info("Saving the final RDB snapshot before exiting.")
         try:

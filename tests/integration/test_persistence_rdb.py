@@ -57,7 +57,17 @@ def contents(r):
 def sonic_in(workdir, *extra):
     """A sonic process on a free port with C{workdir} as its dir; (process, port, client)."""
     proc, port, log = start_sonic("--dir", workdir, *extra)
-    return proc, port, redis.Redis(port=port, socket_timeout=30)
+    r = redis.Redis(port=port, socket_timeout=30)
+    wait_loaded(r)
+    return proc, port, r
+
+
+def wait_loaded(r, timeout=60):
+    """Wait until the server has loaded its dataset (INFO loading:0)."""
+    deadline = time.time() + timeout
+    while r.info("persistence")["loading"]:
+        assert time.time() < deadline
+        time.sleep(0.02)
 
 
 def wait_exit(proc, timeout=30):
@@ -236,5 +246,37 @@ def test_flushall_then_kill_9_restarts_empty():
             assert r.dbsize() == 0
         finally:
             stop(proc)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_clients_get_loading_while_a_big_file_loads():
+    """While dump.rdb loads, commands get -LOADING and INFO shows loading:1 with its progress; then the data is there."""
+    from tests.resp_reader import RawClient
+    workdir = tempfile.mkdtemp(prefix="sonic-rdb-")
+    try:
+        proc, port, r = sonic_in(workdir)
+        n = 400000
+        lines = [b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nv\r\n" % (len(b"k%d" % i), b"k%d" % i)
+                 for i in range(n)]
+        subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=b"".join(lines),
+                       stdout=subprocess.DEVNULL, check=True)
+        r.execute_command("SAVE")
+        proc.kill()
+        wait_exit(proc)
+        proc, port, log = start_sonic("--dir", workdir)
+        try:
+            c = RawClient(port)
+            assert c.call("GET", "k1") == b"-LOADING Redis is loading the dataset in memory\r\n"
+            info = c.call("INFO", "persistence").decode()
+            assert "loading:1" in info and "loading_loaded_perc:" in info
+            assert "loading_eta_seconds:" in info
+            r = redis.Redis(port=port, socket_timeout=30)
+            wait_loaded(r)
+            assert r.dbsize() == n and r.get("k1") == b"v"
+            assert r.info("persistence")["rdb_last_load_keys_loaded"] == n
+        finally:
+            stop(proc)
+        assert "Loading" in open(log).read()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -207,12 +207,6 @@ class _BaseSnapshot(FullSync):
         self.inline = False
         self.keys = 0
 
-    def _step(self):
-        # A full sync starting meanwhile replaces the propagator's cow hook
-        # with its own: put ours (which also serves the syncs) back first.
-        self.master._install_cow()
-        FullSync._step(self)
-
     def _generate(self):
         from sonic.rdb import Entry
         from sonic.rdb.keyspace import entry_of
@@ -346,7 +340,6 @@ class AppendOnly(object):
         self.last_write_status = "ok"
         self.fsyncs = 0
         self.cron_call = None
-        self._cow = None
         self._turning_on = False
         server.config.on_change("appendonly", self._appendonly_changed)
 
@@ -731,35 +724,17 @@ class AppendOnly(object):
                 self.incr_seq = max([s for _, s in m.incrs] or [0])
 
     def _install_cow(self):
-        prop = self.server.propagator
-        if prop is None:
+        """Point the propagator's copy-on-write hook at our snapshot too (with any full sync's)."""
+        from sonic.persistence.snapshot import update_cow
+        if self.server.propagator is None:
             from sonic.replication.propagate import Propagator
-            prop = self.server.propagator = Propagator(self.server)
-        if self._cow is None:
-            def cow(client, spec, argv):
-                snap = self.rewrite
-                if snap is not None:
-                    snap.cow(client, spec, argv)
-                master = self.server.repl_master
-                if master is not None:
-                    for sync in master.syncs:
-                        sync.cow(client, spec, argv)
-            self._cow = cow
-        if self.rewrite is not None and prop.cow is not self._cow:
-            prop.cow = self._cow
+            self.server.propagator = Propagator(self.server)
+        update_cow(self.server)
 
     def _uninstall_cow(self):
-        prop = self.server.propagator
-        if prop is not None and prop.cow is self._cow:
-            prop.cow = None
-            try:
-                from sonic.persistence.snapshot import update_cow
-            except ImportError:
-                master = self.server.repl_master
-                if master is not None:
-                    master._update_cow()
-            else:
-                update_cow(self.server)
+        """The rewrite ended (C{self.rewrite} is None): the hook serves the others only."""
+        from sonic.persistence.snapshot import update_cow
+        update_cow(self.server)
 
     @property
     def rewrite_in_progress(self):

@@ -153,9 +153,20 @@ def test_client_subcommands(same):
     assert code == 0 and out.startswith(b"(integer) ")
 
 
-def test_rdb_snapshot_from_sonic(sonic_port, tmp_path):
+def test_rdb_snapshot_from_sonic(tmp_path):
     """redis-cli --rdb fetches a snapshot from sonic that redis-check-rdb accepts and sonic.rdb reads back."""
     from sonic.rdb.reader import iter_rdb
+    from tests.conftest import start_sonic, stop
+    # Its own process: a sync starts the replication history (ROLE's offset),
+    # which tests of the shared server expect to be untouched.
+    proc, sonic_port, _ = start_sonic("--save", "")
+    try:
+        _rdb_snapshot(sonic_port, tmp_path, iter_rdb)
+    finally:
+        stop(proc)
+
+
+def _rdb_snapshot(sonic_port, tmp_path, iter_rdb):
     cli(sonic_port, "FLUSHALL")
     cli(sonic_port, "RPUSH", "cli:l", "a", "b")
     cli(sonic_port, "HSET", "cli:h", "f", "v")

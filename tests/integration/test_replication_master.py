@@ -328,7 +328,9 @@ def test_stream_matches_redis(case):
     streams = []
     sproc, sport, _ = start_sonic()
     rport = free_port()
-    rproc = subprocess.Popen(["redis-server", "--port", str(rport), "--save", "",
+    # A disk-based full sync writes dump.rdb: keep it out of the checkout.
+    rdir = tempfile.mkdtemp(prefix="sonic-stream-")
+    rproc = subprocess.Popen(["redis-server", "--port", str(rport), "--save", "", "--dir", rdir,
                               "--repl-diskless-sync", "no", "--repl-ping-replica-period", "1000"],
                              stdout=subprocess.DEVNULL)
     try:
@@ -348,6 +350,7 @@ def test_stream_matches_redis(case):
     finally:
         stop(rproc)
         stop(sproc)
+        shutil.rmtree(rdir, ignore_errors=True)
     assert streams[0] == streams[1]
 
 

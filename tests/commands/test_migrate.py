@@ -424,11 +424,14 @@ def test_concurrent_migrations_share_the_cached_connection(sonic_port, real, rea
         c.close()
 
 
-def test_deletion_propagates_as_del(sonic, real_port):
+def test_deletion_propagates_as_del(real_port):
     """A replica of the migrating sonic sees the moved keys deleted (MIGRATE propagates as DEL)."""
-    proc, port, _ = start_sonic()
+    # A master of its own: a replica attached to the shared server would give
+    # it a replication history that other tests (ROLE parity) do not expect.
+    master_proc, master_port, _ = start_sonic("--save", "")
+    proc, port, _ = start_sonic("--save", "")
     replica = redis.Redis(port=port)
-    master = redis.Redis(port=(sonic.connection_pool.connection_kwargs["port"]))
+    master = redis.Redis(port=master_port)
     key = _unique("repl")
     try:
         master.set(key, "v")
@@ -446,6 +449,7 @@ def test_deletion_propagates_as_del(sonic, real_port):
         replica.close()
         master.close()
         stop(proc)
+        stop(master_proc)
         r = redis.Redis(port=real_port)
         r.delete(key)
         r.close()

@@ -190,8 +190,16 @@ def _persistence(server):
         ("rdb_last_cow_size", 0),
         ("rdb_last_load_keys_expired", snaps.loaded_expired if snaps is not None else 0),
         ("rdb_last_load_keys_loaded", snaps.loaded_keys if snaps is not None else 0),
-        ("aof_enabled", 1 if getattr(aof, "enabled", False) else 0),
-        ("aof_rewrite_in_progress", 1 if getattr(aof, "rewrite_in_progress", False) else 0),
+    ] + _aof(aof) + _loading(server)
+
+
+def _aof(aof):
+    """The aof_* rows: the AOF's own (sonic.persistence.aof), or a disabled AOF's."""
+    if aof is not None and hasattr(aof, "info_fields"):
+        return aof.info_fields()
+    return [
+        ("aof_enabled", 0),
+        ("aof_rewrite_in_progress", 0),
         ("aof_rewrite_scheduled", 0),
         ("aof_last_rewrite_time_sec", -1),
         ("aof_current_rewrite_time_sec", -1),
@@ -202,7 +210,7 @@ def _persistence(server):
         ("aof_last_cow_size", 0),
         ("module_fork_in_progress", 0),
         ("module_fork_last_cow_size", 0),
-    ] + _loading(server)
+    ]
 
 
 def _loading(server):

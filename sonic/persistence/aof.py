@@ -50,7 +50,7 @@ import time
 from twisted.application import service
 from twisted.logger import Logger
 
-from sonic.replication.master import FullSync, _in_thread, _write_encoded, BIG_VALUE
+from sonic.replication.master import FullSync, _in_thread, write_snapshot
 
 __all__ = ["AofError", "Manifest", "AppendOnly", "AofService", "parse_commands"]
 
@@ -208,53 +208,18 @@ class _BaseSnapshot(FullSync):
         self.keys = 0
 
     def _generate(self):
-        from sonic.rdb import Entry
-        from sonic.rdb.keyspace import entry_of
-        from sonic.rdb.writer import RdbWriter, encode_object, REDIS_VER
+        """Write the base in RDB form (an C{aof-base} AUX field marks it), as a full sync does."""
+        from sonic.rdb.writer import REDIS_VER
         server = self.server
-        config = server.config
-        writer = RdbWriter(self.buffer, compress=config.rdbcompression,
-                           checksum=config.rdbchecksum, list_fill=config.list_max_listpack_size)
         now = self.now_ms
-        writer.header()
-        writer.aux("redis-ver", REDIS_VER)
-        writer.aux("redis-bits", 64)
-        writer.aux("ctime", now // 1000)
-        writer.aux("used-mem", int(server.used_memory()))
-        writer.aux("aof-base", 1)
-        n = 0
-        for dbnum, shards in enumerate(self.snap):
-            size = sum(len(s[0]) for s in shards)
-            if not size:
-                for s in shards:
-                    s[2] = True
-                continue
-            writer.select_db(dbnum, size, sum(len(s[1]) for s in shards))
-            for s in shards:
-                data, expires = s[0], s[1]
-                for key, value in data.items():
-                    deadline = expires.get(key) if expires else None
-                    if deadline is not None and deadline < now:
-                        continue
-                    entry = value if type(value) is Entry else entry_of(
-                        server, dbnum, key, value, deadline)
-                    if (entry.kind != "string" and len(entry.value) >= BIG_VALUE
-                            and not self.inline):
-                        done = []
-                        d = _in_thread(server, encode_object, entry.kind, entry.value,
-                                       entry.encoding, writer.compress, writer.list_fill)
-                        d.addCallback(done.append)
-                        yield d
-                        _write_encoded(writer, entry, *done[0])
-                    else:
-                        writer.entry(entry)
-                    n += 1
-                    if not n & 63:
-                        yield
-                s[2] = True
-                s[0] = s[1] = None
-        writer.finish()
-        self.keys = n
+
+        def aux(writer):
+            writer.aux("redis-ver", REDIS_VER)
+            writer.aux("redis-bits", 64)
+            writer.aux("ctime", now // 1000)
+            writer.aux("used-mem", int(server.used_memory()))
+            writer.aux("aof-base", 1)
+        self.keys = yield from write_snapshot(server, self.snap, self.buffer, now, aux, inline=self.inline)
         self.seconds = time.perf_counter() - self.started
 
 

@@ -57,11 +57,10 @@ import time
 from twisted.logger import Logger
 
 from sonic import errors
-from sonic.rdb import Entry, RdbError
-from sonic.rdb.keyspace import build_keyspace, entry_of, install_keyspace, save_to
+from sonic.rdb import RdbError
+from sonic.rdb.keyspace import build_keyspace, install_keyspace, save_to
 from sonic.rdb.reader import RdbParser
-from sonic.rdb.writer import RdbWriter, encode_object
-from sonic.replication.master import BIG_VALUE, FullSync, _in_thread, _write_encoded
+from sonic.replication.master import FullSync, _in_thread, write_snapshot
 
 __all__ = ["Snapshots", "BgSave", "get", "rdb_path", "load_rdb", "load_at_startup",
            "save_points", "prepare_shutdown", "MISCONF"]
@@ -352,48 +351,8 @@ class BgSave(FullSync):
     def _generate(self):
         """Write the RDB, yielding every 64 keys (or a Deferred while a big value is encoded)."""
         server = self.server
-        config = server.config
-        writer = RdbWriter(self.file, compress=config.rdbcompression, checksum=config.rdbchecksum,
-                           list_fill=config.list_max_listpack_size)
-        now = self.now_ms
-        writer.header()
-        writer.redis_aux(now // 1000, server.used_memory(), ())
-        n = 0
-        for dbnum, shards in enumerate(self.snap):
-            size = sum(len(s[0]) for s in shards)
-            if not size:
-                for s in shards:
-                    s[2] = True
-                continue
-            writer.select_db(dbnum, size, sum(len(s[1]) for s in shards))
-            for s in shards:
-                data, expires = s[0], s[1]
-                for key, value in data.items():
-                    deadline = expires.get(key) if expires else None
-                    if deadline is not None and deadline < now:
-                        continue
-                    if type(value) is bytes:
-                        writer.string(key, value, deadline)
-                    else:
-                        entry = value if type(value) is Entry else entry_of(
-                            server, dbnum, key, value, deadline)
-                        if entry.kind != "string" and len(entry.value) >= BIG_VALUE:
-                            done = []
-                            d = _in_thread(server, encode_object, entry.kind, entry.value,
-                                           entry.encoding, writer.compress, writer.list_fill)
-                            d.addCallback(done.append)
-                            yield d
-                            _write_encoded(writer, entry, *done[0])
-                        else:
-                            writer.entry(entry)
-                    n += 1
-                    if not n & 63:
-                        writer.flush()
-                        yield
-                s[2] = True
-                s[0] = s[1] = None
-        writer.finish()
-        self.keys = n
+        self.keys = yield from write_snapshot(server, self.snap, self.file, self.now_ms, lambda w: w.redis_aux(
+            self.now_ms // 1000, server.used_memory(), ()))
         self.seconds = time.perf_counter() - self.started
 
     def commit(self):

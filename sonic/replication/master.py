@@ -357,34 +357,51 @@ class FullSync(object):
 
     def _generate(self):
         """Write the RDB, yielding every 64 keys so L{_step} can check the time."""
-        from sonic.rdb import Entry
-        from sonic.rdb.keyspace import entry_of
-        from sonic.rdb.writer import RdbWriter, encode_object
         server = self.server
-        config = server.config
-        writer = RdbWriter(self.buffer, compress=config.rdbcompression,
-                           checksum=config.rdbchecksum, list_fill=config.list_max_listpack_size)
-        now = self.now_ms
-        writer.header()
-        writer.redis_aux(now // 1000, server.used_memory(), (
-            ("repl-stream-db", 0), ("repl-id", server.replid), ("repl-offset", self.offset)))
-        n = 0
-        for dbnum, shards in enumerate(self.snap):
-            size = sum(len(s[0]) for s in shards)
-            if not size:
-                for s in shards:
-                    s[2] = True
-                continue
-            writer.select_db(dbnum, size, sum(len(s[1]) for s in shards))
+        yield from write_snapshot(server, self.snap, self.buffer, self.now_ms, lambda w: w.redis_aux(
+            self.now_ms // 1000, server.used_memory(),
+            (("repl-stream-db", 0), ("repl-id", server.replid), ("repl-offset", self.offset))))
+        self.seconds = time.perf_counter() - self.started
+
+
+def write_snapshot(server, snap, out, now, aux, inline=False):
+    """Write the copy-on-write snapshot C{snap} to C{out} as an RDB file; return the key count.
+
+    The one writer of snapshots: full syncs (L{FullSync}), BGSAVE and the
+    AOF rewrite's base.  A generator: it yields every 64 keys so its caller
+    can spread the work over reactor turns, and yields a Deferred while a
+    big collection (L{BIG_VALUE} elements or more) is encoded in the thread
+    pool, unless C{inline}.  C{aux(writer)} writes the AUX fields.  Each
+    shard's entry is marked done (C{s[2]}) and freed once written.
+    """
+    from sonic.rdb import Entry
+    from sonic.rdb.keyspace import entry_of
+    from sonic.rdb.writer import RdbWriter, encode_object
+    config = server.config
+    writer = RdbWriter(out, compress=config.rdbcompression,
+                       checksum=config.rdbchecksum, list_fill=config.list_max_listpack_size)
+    writer.header()
+    aux(writer)
+    n = 0
+    for dbnum, shards in enumerate(snap):
+        size = sum(len(s[0]) for s in shards)
+        if not size:
             for s in shards:
-                data, expires = s[0], s[1]
-                for key, value in data.items():
-                    deadline = expires.get(key) if expires else None
-                    if deadline is not None and deadline < now:
-                        continue
+                s[2] = True
+            continue
+        writer.select_db(dbnum, size, sum(len(s[1]) for s in shards))
+        for s in shards:
+            data, expires = s[0], s[1]
+            for key, value in data.items():
+                deadline = expires.get(key) if expires else None
+                if deadline is not None and deadline < now:
+                    continue
+                if type(value) is bytes:
+                    writer.string(key, value, deadline)
+                else:
                     entry = value if type(value) is Entry else entry_of(
                         server, dbnum, key, value, deadline)
-                    if entry.kind != "string" and len(entry.value) >= BIG_VALUE:
+                    if entry.kind != "string" and len(entry.value) >= BIG_VALUE and not inline:
                         # The entry is a private copy: encode it off the reactor.
                         done = []
                         d = _in_thread(server, encode_object, entry.kind, entry.value,
@@ -394,13 +411,14 @@ class FullSync(object):
                         _write_encoded(writer, entry, *done[0])
                     else:
                         writer.entry(entry)
-                    n += 1
-                    if not n & 63:
-                        yield
-                s[2] = True
-                s[0] = s[1] = None
-        writer.finish()
-        self.seconds = time.perf_counter() - self.started
+                n += 1
+                if not n & 63:
+                    writer.flush()
+                    yield
+            s[2] = True
+            s[0] = s[1] = None
+    writer.finish()
+    return n
 
 
 def _in_thread(server, f, *args):

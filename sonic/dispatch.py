@@ -69,7 +69,24 @@ class Client(object):
         self.blocked = None         # the sonic.blocking.Waiter while blocked
         self.unblocked_replies = []  # replies of served blocking commands (no protocol)
 
+    #: Pub/Sub (sonic.pubsub): the client's channels, patterns and shard
+    #: channels (dicts used as ordered sets), None until it subscribes.
+    channels = None
+    patterns = None
+    shard_channels = None
+    #: True while something may restrict which commands this client runs
+    #: (the RESP2 subscribed context): execute() then takes the checked path.
+    gated = False
+    #: Pushes sent to a bare client (no protocol): tests read them here.
+    pushes = None
+
     # Overridden by the protocol; defaults keep the dispatcher usable alone.
+    def push(self, value):
+        """Send an out-of-band value (pub/sub message); a bare client keeps it in C{pushes}."""
+        if self.pushes is None:
+            self.pushes = []
+        self.pushes.append(value)
+
     def close(self):
         """Close the connection after pending replies (QUIT, CLIENT KILL)."""
         self.close_after_reply = True
@@ -139,7 +156,7 @@ def execute(client, argv):
     """
     spec = TABLE.get(argv[0])
     if (spec is None or spec.subcommands or client.multi is not None
-            or not client.authenticated
+            or not client.authenticated or client.gated
             or (client.server.guard_writes and (spec.write or client.server.gate_all))):
         return _execute_checked(client, argv)
     arity = spec.arity
@@ -198,6 +215,8 @@ def check_state(server, spec, client=None):
     applies the master's stream.
     """
     if not server.guard_writes or (client is not None and client.flags == "M"):
+        if client is not None and client.gated:
+            check_client_gates(client, spec)
         return
     if spec.write and server.replica_read_only and server.master_host is not None:
         raise CommandError(errors.READONLY)
@@ -208,12 +227,30 @@ def check_state(server, spec, client=None):
         raise CommandError(errors.MISCONF)
     if spec.write and server.min_replicas_refuse and server.master_host is None:
         raise CommandError("NOREPLICAS Not enough good replicas to write.")
+    if client is not None and client.gated:
+        check_client_gates(client, spec)
     if server.gate_all:
         # Redis checks the stale link after READONLY, and loading after that.
         if server.stale_refused and not spec.stale_ok:
             raise CommandError(errors.MASTERDOWN)
         if server.loading and not spec.loading_ok:
             raise CommandError(errors.LOADING)
+
+
+#: What a RESP2 client may run while subscribed (Redis' processCommand).
+PUBSUB_CONTEXT = frozenset(["ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe",
+                            "psubscribe", "punsubscribe", "quit", "reset"])
+
+
+def check_client_gates(client, spec):
+    """Refusals that depend on the client's state (C{client.gated}): the RESP2 subscribed context.
+
+    Redis checks it after READONLY and before the stale-replica and loading
+    checks; in RESP3 a subscribed client may run anything.
+    """
+    if (client.resp == 2 and (client.channels or client.patterns or client.shard_channels)
+            and spec.fullname not in PUBSUB_CONTEXT):
+        raise CommandError(errors.PUBSUB_CONTEXT % spec.fullname)
 
 
 def call(client, spec, argv):

@@ -169,3 +169,7 @@ MISCONF = ("MISCONF Redis is configured to save RDB snapshots, but it's currentl
            "instance is configured to report errors during writes if RDB snapshotting fails "
            "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about "
            "the RDB error.")
+
+# Pub/Sub (server.c processCommand: the RESP2 subscribed context)
+PUBSUB_CONTEXT = ("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+                  "RESET are allowed in this context")

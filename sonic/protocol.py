@@ -102,7 +102,9 @@ class RedisServerProtocol(Client, Protocol):
     def _process(self):
         """Run every complete command buffered, then send their replies in one write."""
         parser = self.parser
-        out = []
+        # self._out: pushes made while our own commands run (we published to
+        # ourselves, our write notified us) go in order with the replies.
+        out = self._out = []
         size = 0
         replied = False
         self._processing = True
@@ -152,7 +154,7 @@ class RedisServerProtocol(Client, Protocol):
                 if size > self.output_limit:
                     self._send(b"".join(out))
                     replied = True
-                    out = []
+                    out = self._out = []
                     size = 0
                     if self._paused:
                         break
@@ -238,7 +240,55 @@ class RedisServerProtocol(Client, Protocol):
 
     def push(self, value):
         """Send an out-of-band value now (pub/sub messages, unblocked replies)."""
-        self._send(encode(value, self.resp))
+        self.push_raw(encode(value, self.resp))
+
+    def push_raw(self, data):
+        """Send out-of-band bytes already encoded for this client (pub/sub messages).
+
+        While this client's own commands run, the push goes after the
+        replies already produced and before the running command's, as with
+        Redis' one output buffer.  CLIENT REPLY OFF does not mute pushes
+        (Redis 7.0.15 neither).  Output that piles up because the client
+        does not read is checked against client-output-buffer-limit.
+        """
+        if self._closed or self._dropped:
+            return
+        if self._processing:
+            self._out.append(data)
+            return
+        self._send(data)
+        t = self.transport
+        if self._fast_write and not t.dataBuffer and not t._tempDataBuffer:
+            return  # the socket took it all
+        if self.server.pubsub.limits.over(self, self.output_pending()):
+            self.drop()
+
+    _dropped = False
+
+    def output_pending(self):
+        """Bytes written to this client that the transport still holds."""
+        t = self.transport
+        if self._fast_write:
+            return len(t.dataBuffer) - t.offset + t._tempDataLen
+        value = getattr(t, "value", None)  # StringTransport (tests): nothing is ever read
+        return len(value()) if value is not None else 0
+
+    def drop(self):
+        """Close now, discarding pending output (client-output-buffer-limit), as Redis' freeClientAsync."""
+        self._dropped = True
+        self.close_after_reply = True
+        self.server.pubsub.unsubscribe_all(self)
+        t = self.transport
+        if self._fast_write:
+            t.dataBuffer = b""
+            t.offset = 0
+            t._tempDataBuffer = []
+            t._tempDataLen = 0
+        abort = getattr(t, "abortConnection", None)
+        if abort is not None:
+            abort()
+        else:
+            t.loseConnection()
 
     # -- IPushProducer: the transport tells us when its buffer is full ------------
 

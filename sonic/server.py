@@ -98,6 +98,9 @@ class Server(object):
         self.blocked_clients = 0
         #: Callables run with each client that disconnects.
         self.disconnect_hooks = []
+        #: Channels, patterns and their subscribers (sonic.pubsub).
+        from sonic.pubsub import PubSub
+        self.pubsub = PubSub(self)
         self.blocking = Blocking(self)
         #: The append-only file (sonic.persistence.aof); files open only with appendonly yes.
         from sonic.persistence.aof import AppendOnly

@@ -19,6 +19,9 @@ def ping(client, *args):
     """PING [message]"""
     if len(args) > 1:
         raise errors.wrong_arity("ping")
+    if client.resp == 2 and (client.channels or client.patterns or client.shard_channels):
+        # Redis' pingCommand in the RESP2 subscribed context: a "pong" array.
+        return [b"pong", args[0] if args else b""]
     if args:
         return args[0]
     return PONG
@@ -131,6 +134,8 @@ def reset(client):
         client.multi = None
         client.multi_error = False
     client.unwatch()
+    # Redis' clearClientConnectionState: every subscription goes, silently.
+    client.server.pubsub.unsubscribe_all(client)
     client.select(0)
     client.resp = 2
     client.name = None

@@ -1,0 +1,228 @@
+"""Pub/Sub commands: (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PUBLISH, SPUBLISH, PUBSUB.
+
+The registry and delivery live in L{sonic.pubsub} (C{server.pubsub}).
+
+A (un)subscribe confirmation is a push, one per channel, as in Redis: it is
+sent with C{client.push} (so CLIENT REPLY OFF does not mute it, and in RESP3
+it is a C{>} frame) and the command itself replies nothing.  Inside EXEC the
+confirmations become the command's reply element instead, as Redis' output
+buffer makes them.  The RESP2 subscribed context (only these commands, PING,
+QUIT and RESET) is enforced by the dispatcher (L{sonic.dispatch.check_client_gates}).
+"""
+
+from sonic.errors import CommandError
+from sonic.glob import compile_pattern
+from sonic.registry import command
+from sonic.resp import Push, Raw, Status, encode
+
+__all__ = []
+
+HELP = [
+    "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CHANNELS [<pattern>]",
+    "    Return the currently active channels matching a <pattern> (default: '*').",
+    "NUMPAT",
+    "    Return number of subscriptions to patterns.",
+    "NUMSUB [<channel> ...]",
+    "    Return the number of subscribers for the specified channels, excluding",
+    "    pattern subscriptions(default: no channels).",
+    "SHARDCHANNELS [<pattern>]",
+    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+    "SHARDNUMSUB [<shardchannel> ...]",
+    "    Return the number of subscribers for the specified shard level channel(s)",
+    "HELP",
+    "    Prints this help.",
+]
+
+_NOTHING = Raw(b"")
+
+
+def _count(client):
+    """Redis' clientSubscriptionsCount: channels plus patterns (shard channels apart)."""
+    return len(client.channels or ()) + len(client.patterns or ())
+
+
+def _shard_count(client):
+    return len(client.shard_channels or ())
+
+
+class _Confirmations(object):
+    """Collects a command's confirmations: pushed at once, or its reply inside EXEC."""
+
+    def __init__(self, client):
+        self.client = client
+        self.in_exec = client.multi is not None  # run_transaction keeps it set while EXEC runs
+        self.frames = []
+
+    def add(self, kind, name, count):
+        words = Push([kind, name, count])
+        if self.in_exec:
+            self.frames.append(encode(words, self.client.resp))
+        else:
+            self.client.push(words)
+
+    def reply(self):
+        if self.frames:
+            return Raw(b"".join(self.frames))
+        return _NOTHING
+
+
+@command("subscribe")
+def subscribe(client, *channels):
+    """SUBSCRIBE channel [channel ...]"""
+    pubsub = client.server.pubsub
+    out = _Confirmations(client)
+    for channel in channels:
+        pubsub.subscribe(client, channel)
+        out.add(b"subscribe", channel, _count(client))
+    return out.reply()
+
+
+@command("psubscribe")
+def psubscribe(client, *patterns):
+    """PSUBSCRIBE pattern [pattern ...]"""
+    pubsub = client.server.pubsub
+    out = _Confirmations(client)
+    for pattern in patterns:
+        pubsub.psubscribe(client, pattern)
+        out.add(b"psubscribe", pattern, _count(client))
+    return out.reply()
+
+
+@command("ssubscribe")
+def ssubscribe(client, *channels):
+    """SSUBSCRIBE shardchannel [shardchannel ...]"""
+    if client.multi is not None:
+        # EXEC runs its queue as a DENY BLOCKING client; unlike SUBSCRIBE,
+        # Redis 7.0 makes no exception for MULTI here.
+        raise CommandError("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
+    pubsub = client.server.pubsub
+    out = _Confirmations(client)
+    for channel in channels:
+        pubsub.subscribe(client, channel, shard=True)
+        out.add(b"ssubscribe", channel, _shard_count(client))
+    return out.reply()
+
+
+@command("unsubscribe")
+def unsubscribe(client, *channels):
+    """UNSUBSCRIBE [channel [channel ...]]"""
+    pubsub = client.server.pubsub
+    out = _Confirmations(client)
+    if not channels:
+        channels = list(client.channels or ())
+        if not channels:
+            out.add(b"unsubscribe", None, _count(client))
+    for channel in channels:
+        pubsub.unsubscribe(client, channel)
+        out.add(b"unsubscribe", channel, _count(client))
+    return out.reply()
+
+
+@command("punsubscribe")
+def punsubscribe(client, *patterns):
+    """PUNSUBSCRIBE [pattern [pattern ...]]"""
+    pubsub = client.server.pubsub
+    out = _Confirmations(client)
+    if not patterns:
+        patterns = list(client.patterns or ())
+        if not patterns:
+            out.add(b"punsubscribe", None, _count(client))
+    for pattern in patterns:
+        pubsub.punsubscribe(client, pattern)
+        out.add(b"punsubscribe", pattern, _count(client))
+    return out.reply()
+
+
+@command("sunsubscribe")
+def sunsubscribe(client, *channels):
+    """SUNSUBSCRIBE [shardchannel [shardchannel ...]]"""
+    pubsub = client.server.pubsub
+    out = _Confirmations(client)
+    if not channels:
+        channels = list(client.shard_channels or ())
+        if not channels:
+            out.add(b"sunsubscribe", None, _shard_count(client))
+    for channel in channels:
+        pubsub.unsubscribe(client, channel, shard=True)
+        out.add(b"sunsubscribe", channel, _shard_count(client))
+    return out.reply()
+
+
+@command("publish")
+def publish(client, channel, message):
+    """PUBLISH channel message"""
+    server = client.server
+    receivers = server.pubsub.publish(channel, message)
+    prop = server.propagator
+    if prop is not None and server.master_host is None:
+        # Redis 7.0 propagates PUBLISH to its replicas (forceCommandPropagation).
+        feed = getattr(prop, "feed_replicas", None)
+        if feed is not None:
+            feed(client.dbnum, list(client.argv))
+    return receivers
+
+
+@command("spublish")
+def spublish(client, channel, message):
+    """SPUBLISH shardchannel message"""
+    return client.server.pubsub.spublish(channel, message)
+
+
+def _syntax(sub):
+    return CommandError("ERR unknown subcommand or wrong number of arguments for '%s'. Try PUBSUB HELP."
+                        % sub)
+
+
+def _matching(table, args, sub):
+    if len(args) > 1:
+        raise _syntax(sub)
+    if not args or args[0] == b"*":
+        return list(table)
+    matcher = compile_pattern(args[0])
+    return [name for name in table if matcher.match(name)]
+
+
+@command("pubsub|channels")
+def pubsub_channels(client, *args):
+    """PUBSUB CHANNELS [pattern]"""
+    return _matching(client.server.pubsub.channels, args, client.argv[1].decode("utf-8", "replace"))
+
+
+@command("pubsub|shardchannels")
+def pubsub_shardchannels(client, *args):
+    """PUBSUB SHARDCHANNELS [pattern]"""
+    return _matching(client.server.pubsub.shard_channels, args,
+                     client.argv[1].decode("utf-8", "replace"))
+
+
+def _numsub(table, channels):
+    out = []
+    for channel in channels:
+        out.append(channel)
+        out.append(len(table.get(channel) or ()))
+    return out
+
+
+@command("pubsub|numsub")
+def pubsub_numsub(client, *channels):
+    """PUBSUB NUMSUB [channel [channel ...]]"""
+    return _numsub(client.server.pubsub.channels, channels)
+
+
+@command("pubsub|shardnumsub")
+def pubsub_shardnumsub(client, *channels):
+    """PUBSUB SHARDNUMSUB [shardchannel [shardchannel ...]]"""
+    return _numsub(client.server.pubsub.shard_channels, channels)
+
+
+@command("pubsub|numpat")
+def pubsub_numpat(client):
+    """PUBSUB NUMPAT"""
+    return len(client.server.pubsub.patterns)
+
+
+@command("pubsub|help")
+def pubsub_help(client):
+    """PUBSUB HELP"""
+    return [Status(line.encode()) for line in HELP]

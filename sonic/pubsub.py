@@ -1,0 +1,290 @@
+"""Pub/Sub: who listens to which channel, and delivering messages to them.
+
+One L{PubSub} per server (C{server.pubsub}), Redis' C{server.pubsub_channels},
+C{server.pubsub_patterns} and C{server.pubsub_shard_channels}.  Each maps a
+channel (or pattern) to the clients subscribed to it, in subscription order
+(a dict used as an ordered set); each client keeps its own side in
+C{client.channels}, C{client.patterns} and C{client.shard_channels} (dicts
+used as ordered sets, None until the first subscription; CLIENT LIST's
+C{sub=}/C{psub=} and INFO count them).
+
+Delivery (L{PubSub.publish}) is what Redis' pubsubPublishMessage does:
+channel subscribers first, then every pattern that matches, each receiver
+counted once per subscription.  A message is encoded once per protocol
+version and written to each receiver as it is (C{client.push_raw}); the
+receiver alone is then checked against C{client-output-buffer-limit}
+(L{OutputLimits}), so a subscriber that never reads is disconnected instead
+of making the server's memory grow, and publishing stays cheap.
+"""
+
+from twisted.logger import Logger
+
+from sonic.glob import compile_pattern
+from sonic.resp import Push, encode
+
+__all__ = ["PubSub", "OutputLimits", "parse_limits", "subscribed"]
+
+log = Logger(namespace="sonic")
+
+
+def _frame(kind, words, resp):
+    """The RESP bytes of a message push: C{*n} in RESP2, C{>n} in RESP3."""
+    head = b"*%d\r\n" if resp == 2 else b">%d\r\n"
+    return (head % (len(words) + 1) + b"$%d\r\n%s\r\n" % (len(kind), kind)
+            + b"".join([b"$%d\r\n%s\r\n" % (len(w), w) for w in words]))
+
+
+def subscribed(client):
+    """Whether C{client} has any subscription (Redis' CLIENT_PUBSUB flag)."""
+    return bool(client.channels or client.patterns or client.shard_channels)
+
+
+def _deliver(client, frames, kind, words):
+    """Send one message to C{client}: pre-encoded per RESP version when possible."""
+    data = frames.get(client.resp)
+    if data is None:
+        data = frames[client.resp] = _frame(kind, words, client.resp)
+    push_raw = getattr(client, "push_raw", None)
+    if push_raw is not None:
+        push_raw(data)
+    else:
+        client.push(Push([kind] + list(words)))
+
+
+class PubSub(object):
+    """The server's subscriptions.
+
+    @ivar channels: channel -> {client: None}, in subscription order.
+    @ivar patterns: pattern -> {client: None}.
+    @ivar shard_channels: shard channel -> {client: None}.
+    @ivar limits: the parsed C{client-output-buffer-limit} (L{OutputLimits}).
+    """
+
+    def __init__(self, server):
+        self.server = server
+        self.channels = {}
+        self.patterns = {}
+        self.shard_channels = {}
+        self.limits = OutputLimits(server)
+        server.disconnect_hooks.append(self.unsubscribe_all)
+
+    # -- publishing ---------------------------------------------------------------
+
+    def publish(self, channel, message):
+        """Deliver C{message} on C{channel}; return the number of receivers (PUBLISH's reply)."""
+        receivers = 0
+        subs = self.channels.get(channel)
+        if subs:
+            frames = {}
+            words = (channel, message)
+            for client in list(subs):
+                _deliver(client, frames, b"message", words)
+                receivers += 1
+        if self.patterns:
+            for pattern, clients in list(self.patterns.items()):
+                if not compile_pattern(pattern).match(channel):
+                    continue
+                frames = {}
+                words = (pattern, channel, message)
+                for client in list(clients):
+                    _deliver(client, frames, b"pmessage", words)
+                    receivers += 1
+        return receivers
+
+    def spublish(self, channel, message):
+        """Deliver C{message} on shard channel C{channel}; return the number of receivers."""
+        subs = self.shard_channels.get(channel)
+        if not subs:
+            return 0
+        frames = {}
+        words = (channel, message)
+        clients = list(subs)
+        for client in clients:
+            _deliver(client, frames, b"smessage", words)
+        return len(clients)
+
+    # -- subscribing ----------------------------------------------------------------
+
+    def subscribe(self, client, channel, shard=False):
+        """Add C{client} to C{channel}; return whether it is new to it."""
+        attr = "shard_channels" if shard else "channels"
+        own = getattr(client, attr)
+        if own is None:
+            own = {}
+            setattr(client, attr, own)
+        if channel in own:
+            return False
+        own[channel] = None
+        table = self.shard_channels if shard else self.channels
+        subs = table.get(channel)
+        if subs is None:
+            subs = table[channel] = {}
+        subs[client] = None
+        client.gated = True
+        return True
+
+    def unsubscribe(self, client, channel, shard=False):
+        """Remove C{client} from C{channel}; return whether it was subscribed."""
+        own = client.shard_channels if shard else client.channels
+        if not own or channel not in own:
+            return False
+        del own[channel]
+        table = self.shard_channels if shard else self.channels
+        subs = table.get(channel)
+        if subs is not None:
+            subs.pop(client, None)
+            if not subs:
+                del table[channel]
+        self._check_mode(client)
+        return True
+
+    def psubscribe(self, client, pattern):
+        """Add C{client} to C{pattern}; return whether it is new to it."""
+        own = client.patterns
+        if own is None:
+            own = client.patterns = {}
+        if pattern in own:
+            return False
+        own[pattern] = None
+        subs = self.patterns.get(pattern)
+        if subs is None:
+            subs = self.patterns[pattern] = {}
+        subs[client] = None
+        client.gated = True
+        return True
+
+    def punsubscribe(self, client, pattern):
+        """Remove C{client} from C{pattern}; return whether it was subscribed."""
+        own = client.patterns
+        if not own or pattern not in own:
+            return False
+        del own[pattern]
+        subs = self.patterns.get(pattern)
+        if subs is not None:
+            subs.pop(client, None)
+            if not subs:
+                del self.patterns[pattern]
+        self._check_mode(client)
+        return True
+
+    def _check_mode(self, client):
+        """Leave the subscribed state (and its command gate) with the last subscription."""
+        if not subscribed(client):
+            client.gated = False
+
+    def unsubscribe_all(self, client):
+        """Drop every subscription of C{client} (disconnect, RESET)."""
+        for channel in list(client.channels or ()):
+            self.unsubscribe(client, channel)
+        for pattern in list(client.patterns or ()):
+            self.punsubscribe(client, pattern)
+        for channel in list(client.shard_channels or ()):
+            self.unsubscribe(client, channel, shard=True)
+
+    # -- introspection ------------------------------------------------------------
+
+    def numpat(self):
+        """PUBSUB NUMPAT: the number of patterns with subscribers (Redis 7.0 counts patterns)."""
+        return len(self.patterns)
+
+
+# -- client-output-buffer-limit ------------------------------------------------------
+
+#: Redis' client classes as CONFIG shows them, in its order.
+CLASSES = ("normal", "slave", "pubsub")
+_CLASS_NAMES = {"normal": "normal", "slave": "slave", "replica": "slave", "pubsub": "pubsub",
+                "master": "master"}
+
+
+def parse_limits(text):
+    """C{client-output-buffer-limit}'s value -> {class: (hard, soft, soft_seconds)}.
+
+    Raises C{ValueError} with Redis' reason for a bad value (words of four:
+    class, hard, soft, soft seconds; sizes as memtoll reads them).
+    """
+    from sonic.config import memtoll
+    words = text.split()
+    if len(words) % 4:
+        raise ValueError("Wrong number of arguments in buffer limit configuration.")
+    out = {}
+    for i in range(0, len(words), 4):
+        cls = _CLASS_NAMES.get(words[i].lower())
+        if cls is None or cls == "master":
+            raise ValueError("Invalid client class specified in buffer limit configuration.")
+        hard = memtoll(words[i + 1])
+        soft = memtoll(words[i + 2])
+        secs = words[i + 3]
+        digits = secs[1:] if secs[:1] in ("+", "-") else secs
+        if (hard is None or soft is None or hard < 0 or soft < 0
+                or not digits.isdigit() or not digits.isascii() or int(secs) < 0):
+            raise ValueError("Error in hard, soft or soft_seconds setting in buffer limit configuration.")
+        out[cls] = (hard, soft, int(secs))
+    return out
+
+
+def merge_limits(current, text):
+    """The directive's new value: C{text}'s classes set, the others kept, in Redis' format."""
+    limits = parse_limits(current)
+    limits.update(parse_limits(text))
+    return " ".join("%s %d %d %d" % ((cls,) + limits.get(cls, (0, 0, 0))) for cls in CLASSES)
+
+
+class OutputLimits(object):
+    """C{client-output-buffer-limit} for the clients pub/sub writes to.
+
+    Redis checks a client's output buffer each time it grows; sonic checks
+    it each time a push is written (the only output that does not wait for
+    the client to read its replies: replies are paced by the protocol's
+    producer).  Over the hard limit, or over the soft limit for longer than
+    the soft seconds, the client is closed at once and its pending output
+    dropped, with Redis' log line.
+    """
+
+    def __init__(self, server):
+        self.server = server
+        self.update(server.config.client_output_buffer_limit)
+        server.config.on_change("client-output-buffer-limit", self.update)
+
+    def update(self, text):
+        try:
+            limits = parse_limits(text)
+        except ValueError:
+            return
+        self.normal = limits.get("normal", (0, 0, 0))
+        self.pubsub = limits.get("pubsub", (0, 0, 0))
+
+    def check(self, client, pending):
+        """C{client} holds C{pending} bytes of output: whether it must be closed now."""
+        hard, soft, secs = self.pubsub if subscribed(client) else self.normal
+        if hard and pending >= hard:
+            return True
+        if soft and pending >= soft:
+            now = self.server.clock.seconds()
+            since = getattr(client, "obuf_soft_since", None)
+            if since is None:
+                client.obuf_soft_since = now
+                return False
+            return now - since > secs
+        client.obuf_soft_since = None
+        return False
+
+    def over(self, client, pending):
+        """Check C{client} and, over a limit, log it as Redis does and return True."""
+        if not self.check(client, pending):
+            return False
+        log.info("Client {info} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                 info=_client_info(client))
+        return True
+
+
+def _client_info(client):
+    try:
+        from sonic.commands.clients import client_info
+        return client_info(client)
+    except Exception:
+        return "id=%d addr=%s" % (client.id, client.addr)
+
+
+def encode_push(words, resp):
+    """A push frame for C{words} (subscribe confirmations...)."""
+    return encode(Push(words), resp)

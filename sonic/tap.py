@@ -341,7 +341,13 @@ class SonicService(service.MultiService):
         """Load the dataset (dump.rdb, or the AOF) before listening, then start the save points."""
         from sonic.persistence import snapshot
         config = self.config
-        if not config.appendonly and not config.replicaof and hasattr(self.reactor, "running"):
+        background = not config.replicaof and hasattr(self.reactor, "running")
+        aof_dir = os.path.isdir(config.appenddirname)  # after _chdir: relative to dir
+        if background and config.appendonly and aof_dir:
+            # The AOF replays a slice per reactor turn while clients get -LOADING.
+            d = self.server.aof.load_in_background()
+            d.addErrback(self._load_failed)
+        elif background and not config.appendonly:
             # dump.rdb loads in a thread while clients get -LOADING, as in Redis.
             d = snapshot.load_in_background(self.server)
             d.addErrback(self._load_failed)

@@ -288,6 +288,7 @@ class AppendOnly(object):
         self.base_seq = 0
         self.incr_seq = 0
         self.loaded = None          # keys loaded, once load() ran
+        self.loading = None         # the Deferred of a background load running now
         self.current_size = 0       # base + incr bytes (aof_current_size)
         self.base_size = 0          # current_size right after the last rewrite
         self.dirty = False          # written but not fsynced
@@ -330,17 +331,82 @@ class AppendOnly(object):
     # -- loading ---------------------------------------------------------------
 
     def load(self):
-        """Load the AOF directory into the server (start-up); return the keys loaded.
+        """Load the AOF directory into the server at once; return the keys loaded.
 
         Runs once (later calls return the first result).  No manifest:
-        nothing to load (0).  Raises L{AofError} on a corrupt file.
+        nothing to load (0).  Raises L{AofError} on a corrupt file.  Used
+        where no reactor runs yet (tests, replicas); start-up under a
+        running reactor uses L{load_in_background}.
         """
         if self.loaded is not None:
             return self.loaded
+        for step in self._load_steps(background=False):
+            pass
+        return self.loaded
+
+    def load_in_background(self, step_seconds=0.02, clock=None):
+        """Load the AOF in slices of the reactor's time while clients get -LOADING.
+
+        Returns a Deferred firing with the number of keys loaded (or failing
+        with L{AofError}).  Meanwhile C{server.loading} is set, so every
+        client gets Redis' C{-LOADING} and INFO shows C{loading:1} with the
+        progress; an RDB base is parsed in the thread pool and swapped in,
+        then the incr files are replayed by an internal client C{step_seconds}
+        at a time, one reactor turn after another (Redis' processEventsWhileBlocked
+        while loading).  C{self.loading} holds the Deferred until it fires,
+        so the AOF opens for appending only after the load (L{AofService}).
+        """
+        from twisted.internet import defer
+        d = defer.Deferred()
+        server = self.server
+        if self.loaded is not None:
+            return defer.succeed(self.loaded)
+        steps = self._load_steps(background=True)
+        clock = clock or server.clock
+        perf = time.perf_counter
+        self.loading = d
+        # -LOADING from now on (the first slice runs on the next turn).
+        server.loading = True
+        server.loading_progress = (time.time(), 0, [0])
+        server.update_guards()
+
+        def finish():
+            self.loading = None
+            server.loading = False
+            server.loading_progress = None
+            server.update_guards()
+
+        def resume(_=None):
+            deadline = perf() + step_seconds
+            try:
+                while True:
+                    step = next(steps)
+                    if isinstance(step, defer.Deferred):
+                        step.addCallbacks(lambda _: clock.callLater(0, resume), failed)
+                        return
+                    if perf() >= deadline:
+                        clock.callLater(0, resume)
+                        return
+            except StopIteration:
+                finish()
+                d.callback(self.loaded)
+            except Exception:
+                failed(None)
+
+        def failed(failure):
+            from twisted.python.failure import Failure
+            finish()
+            d.errback(failure if failure is not None else Failure())
+
+        clock.callLater(0, resume)
+        return d
+
+    def _load_steps(self, background):
+        """The loading work as a generator: yields None between slices, or a Deferred to wait for."""
         self.loaded = 0
         mpath = self.path(self.manifest_name)
         if not os.path.exists(mpath):
-            return 0
+            return
         with open(mpath, "r") as f:
             manifest = Manifest.parse(f.read(), self.manifest_name)
         self.manifest = manifest
@@ -348,11 +414,25 @@ class AppendOnly(object):
             self.base_seq = manifest.base[1]
         self.incr_seq = max([s for _, s in manifest.incrs] or [0])
         names = manifest.files()
+        paths = [self.path(name) for name in names]
+        server = self.server
+        progress = [0]
+        if background:
+            total = 0
+            for path in paths:
+                try:
+                    total += os.path.getsize(path)
+                except OSError:
+                    pass
+            server.loading = True
+            server.loading_progress = (time.time(), total, progress)
+            server.update_guards()
+            log.info("Loading the append only file ({size} bytes) in the background;"
+                     " clients get -LOADING meanwhile", size=total)
         started = time.time()
         total = 0
         client = None
-        for i, name in enumerate(names):
-            path = self.path(name)
+        for i, path in enumerate(paths):
             try:
                 with open(path, "rb") as f:
                     buf = f.read()
@@ -363,17 +443,27 @@ class AppendOnly(object):
                 if i != 0:
                     raise AofError("Bad file format reading the append only file %s at offset 0:"
                                    " an RDB file in an incr position" % path)
-                self._load_rdb(path, buf)
+                if background:
+                    yield self._load_rdb_in_thread(path, buf)
+                else:
+                    self._load_rdb(path, buf)
+                progress[0] += len(buf)
                 continue
             if client is None:
                 from sonic.dispatch import Client
                 client = Client(self.server)
                 client.authenticated = True
-            self._replay(client, path, buf, last=(i == len(names) - 1))
+                # Like the replication link's client, the loader passes the
+                # -LOADING gate (sonic.dispatch.check_state).
+                client.flags = "M"
+            base = progress[0]
+            for done in self._replay(client, path, buf, last=(i == len(names) - 1)):
+                progress[0] = base + done
+                yield None
+            progress[0] = base + len(buf)
         self.current_size = self.base_size = total
         self.loaded = sum(len(db) for db in self.server.store.dbs)
         log.info("DB loaded from append only file: {s:.3f} seconds", s=time.time() - started)
-        return self.loaded
 
     def _load_rdb(self, path, buf):
         import io
@@ -386,12 +476,36 @@ class AppendOnly(object):
         except RdbError as e:
             raise AofError("Bad file format reading the append only file %s: %s" % (path, e))
 
+    def _load_rdb_in_thread(self, path, buf):
+        """Parse an RDB base in the thread pool, install it on the reactor; a Deferred."""
+        import io
+        from sonic.rdb import RdbError
+        from sonic.rdb.keyspace import build_keyspace, install_keyspace
+        from sonic.rdb.reader import iter_rdb
+        server = self.server
+        now_ms = int(server.clock.seconds() * 1000)
+
+        def build():
+            return build_keyspace(server, iter_rdb(io.BytesIO(buf), skip_unsupported=False), now_ms)
+
+        def failed(failure):
+            if failure.check(RdbError):
+                raise AofError("Bad file format reading the append only file %s: %s"
+                               % (path, failure.value))
+            return failure
+
+        d = _in_thread(server, build)
+        d.addCallbacks(lambda built: install_keyspace(server, built), failed)
+        return d
+
     def _replay(self, client, path, buf, last):
+        """Replay the commands of C{buf}: a generator yielding the bytes done every 1024 commands."""
         from sonic.dispatch import execute
         from sonic.errors import CommandError
         from sonic.registry import lookup
         multi_start = None
         good = 0
+        count = 0
         try:
             for argv, start, end in parse_commands(buf):
                 name = argv[0].lower()
@@ -409,6 +523,9 @@ class AppendOnly(object):
                     multi_start = None
                 if multi_start is None:
                     good = end
+                count += 1
+                if not count & 1023:
+                    yield end
         except _Bad as e:
             raise AofError("Bad file format reading the append only file %s at offset %d (%s):"
                            " make a backup of your AOF file, then use"
@@ -900,11 +1017,15 @@ class AofService(service.Service):
         server = self.server
         aof = server.aof
         if server.config.appendonly:
-            try:
-                aof.open()
-            except AofError as e:
-                from sonic.tap import StartupError
-                raise StartupError(str(e))
+            if aof.loading is not None:
+                # Loading in the background (sonic.tap): append once it is done.
+                aof.loading.addCallback(lambda _: aof.open())
+            else:
+                try:
+                    aof.open()
+                except AofError as e:
+                    from sonic.tap import StartupError
+                    raise StartupError(str(e))
         server._aof_service_running = True
         service.Service.startService(self)
 

@@ -28,8 +28,11 @@ How it fits the dispatcher (L{sonic.dispatch.call}):
     (L{served}, called by L{sonic.blocking.Blocking.serve_ready}).
 
 Commands applied from our own master (the replication client, flagged
-C{"M"}) are never propagated here: a replica passes its master's stream on
-byte for byte (L{sonic.replication.master.ReplicationMaster.proxy}).
+C{"M"}) are never propagated to replicas here: a replica passes its
+master's stream on byte for byte
+(L{sonic.replication.master.ReplicationMaster.proxy}).  Its AOF, though,
+logs them (and a writable replica's local writes), as Redis' does: such
+units go to the AOF listener alone.
 
 Rewrites (checked against a redis-server 7.0.15 master's stream):
 
@@ -97,6 +100,10 @@ class Propagator(object):
         #: is set once the unit is out).
         self.writer = None
         server.store.expire_hooks.append(self.expired)
+        #: The AOF's listener (L{sonic.persistence.aof.AppendOnly.feed}).
+        self.aof_feed = server.aof.feed if getattr(server, "aof", None) is not None else None
+        #: The unit being built holds a replica's applied writes: AOF only.
+        self.local_unit = False
 
     # -- what the dispatcher and the store call ---------------------------------
 
@@ -113,10 +120,16 @@ class Propagator(object):
 
     def command(self, client, spec, argv, reply):
         """A command changed something: record its propagated form."""
-        # Our master's commands are passed on by the replica side as they
-        # came; local writes on a writable replica stay local (Redis 4+).
-        if client.flags == "M" or not spec.write or self.server.master_host is not None:
+        if not spec.write:
             return
+        if client.flags == "M" or self.server.master_host is not None:
+            # A replica: its own replicas get the master's stream as it came
+            # (proxied by the replica side) and local writes on a writable
+            # replica stay local (Redis 4+), but its AOF logs both, as
+            # Redis' does.  Such a unit goes to the AOF alone.
+            if self.aof_feed not in self.listeners:
+                return
+            self.local_unit = True
         name = spec.fullname
         rule = _RULES.get(name)
         dbnum = client.dbnum
@@ -134,6 +147,8 @@ class Propagator(object):
             self.depth = 0
             if self.ops:
                 self.flush()
+            else:
+                self.local_unit = False
 
     def expired(self, db, key):
         """The store removed C{key} by expiry or eviction: propagate C{DEL key}."""
@@ -175,10 +190,15 @@ class Propagator(object):
         """Send the recorded unit to every listener, with SELECT and MULTI/EXEC as needed."""
         ops = self.ops
         self.ops = []
+        listeners = self.listeners
+        if self.local_unit:
+            self.local_unit = False
+            self.writer = None
+            listeners = [self.aof_feed] if self.aof_feed in listeners else []
         if len(ops) == 1 and (ops[0][0] == self.seldb or ops[0][0] < 0):
             # The common unit: one command in the stream's db.
             data = encode_command(ops[0][1])
-            for listener in self.listeners:
+            for listener in listeners:
                 listener(data)
             writer = self.writer
             if writer is not None:
@@ -202,7 +222,7 @@ class Propagator(object):
         if wrap:
             out.append(_EXEC)
         data = b"".join(out)
-        for listener in list(self.listeners):
+        for listener in list(listeners):
             listener(data)
         writer = self.writer
         if writer is not None:

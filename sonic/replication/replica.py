@@ -417,6 +417,13 @@ class ReplicaProtocol(Protocol):
         if hook is not None:
             hook(f.replid, f.offset)
         log.info("MASTER <-> REPLICA sync: Finished with success ({n} keys)", n=keys)
+        aof = getattr(server, "aof", None)
+        if aof is not None and aof.fd is not None:
+            # The dataset was replaced: Redis' restartAOFAfterSYNC starts a
+            # new AOF (a rewrite of the loaded data) and logs the stream after it.
+            log.info("Restarting the AOF after the full sync")
+            aof.turn_off()
+            aof.turn_on()
         if self._closed:
             f.link_down()
             return

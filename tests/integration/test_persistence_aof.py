@@ -22,6 +22,7 @@ import pytest
 import redis
 
 from tests.conftest import free_port
+from tests.resp_reader import RawClient
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
@@ -264,3 +265,110 @@ def test_corrupt_aof_stops_startup(workdir):
     assert out.returncode != 0
     text = out.stdout + out.stderr
     assert "appendonly.aof.1.incr.aof" in text and "offset %d" % size in text
+
+
+def test_clients_get_loading_while_a_big_aof_replays(workdir):
+    """While a large AOF replays at start-up sonic listens and answers -LOADING, then serves the data."""
+    adir = os.path.join(workdir, "appendonlydir")
+    os.makedirs(adir)
+    n = 300000
+    with open(os.path.join(adir, "appendonly.aof.1.incr.aof"), "wb") as f:
+        f.write(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n")
+        for i in range(n):
+            key = b"key:%d" % i
+            f.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$3\r\nval\r\n" % (len(key), key))
+    with open(os.path.join(adir, "appendonly.aof.manifest"), "wb") as f:
+        f.write(b"file appendonly.aof.1.incr.aof seq 1 type i\n")
+    p = Proc(workdir, "--appendonly", "yes")
+    try:
+        # A raw socket: redis-py retries BusyLoadingError by itself.
+        raw = RawClient(p.port)
+        replies = []
+        infos = []
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            reply = raw.call("DBSIZE")
+            replies.append(reply)
+            if not reply.startswith(b"-LOADING"):
+                break
+            infos.append(raw.call("INFO", "persistence"))
+            time.sleep(0.01)
+        assert replies[0] == b"-LOADING Redis is loading the dataset in memory\r\n"
+        assert replies[-1] == b":%d\r\n" % n
+        assert b"loading:1\r\n" in infos[0] and b"loading_total_bytes:0\r\n" not in infos[-1]
+        assert p.client.info("persistence")["loading"] == 0
+        p.client.set("after", "1")  # the AOF is open for appending after the load
+        p.stop()
+        p2 = Proc(workdir, "--appendonly", "yes")
+        for _ in range(3000):
+            try:
+                assert p2.client.get("after") == b"1"
+                break
+            except redis.exceptions.BusyLoadingError:
+                time.sleep(0.01)
+        assert p2.client.dbsize() == n + 1
+        p2.stop()
+    finally:
+        p.kill()
+
+
+def _wait(cond, timeout=20.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in %.0f s" % timeout)
+
+
+def _dump_all(r):
+    """Every key of dbs 0 and 3 with its DUMP payload (type and value) and whether it has a TTL."""
+    out = {}
+    for db in (0, 3):
+        c = redis.Redis(port=r.connection_pool.connection_kwargs["port"], db=db)
+        for key in c.keys("*"):
+            out[(db, key)] = (c.dump(key), c.pttl(key) > 0)
+    return out
+
+
+def test_replica_aof_logs_the_full_sync_and_the_stream(workdir):
+    """A replica with appendonly yes restarts its AOF after the full sync and logs the master's stream, so it restarts alone with the same data."""
+    mdir = os.path.join(workdir, "master")
+    rdir = os.path.join(workdir, "replica")
+    os.makedirs(mdir)
+    os.makedirs(rdir)
+    master = Proc(mdir)
+    replica = Proc(rdir, "--appendonly", "yes")
+    try:
+        m = master.client
+        fill_every_type(m)  # travels in the full sync (the replica's new AOF base)
+        assert replica.client.execute_command("REPLICAOF", "127.0.0.1", master.port) == b"OK"
+        _wait(lambda: replica.client.info("replication")["master_link_status"] == "up")
+        # The stream after the sync: the replica's incr file.
+        m.set("after", "1")
+        m.incr("counter")
+        m.expire("after", 5000)
+        with m.pipeline(transaction=True) as p:
+            p.rpush("l", "x")
+            p.hset("h", "new", "1")
+            p.execute()
+        m.execute_command("SELECT", "3")
+        m.delete("db3")
+        m.set("db3b", "z")
+        m.execute_command("SELECT", "0")
+        _wait(lambda: replica.client.get("counter") == b"1" and _dump_all(m) == _dump_all(replica.client))
+        expected = _dump_all(m)
+        replica.stop()
+        out = subprocess.run(["redis-check-aof", os.path.join(rdir, "appendonlydir", "appendonly.aof.manifest")],
+                             capture_output=True, text=True) if shutil.which("redis-check-aof") else None
+        assert out is None or out.returncode == 0, out.stdout + out.stderr
+        alone = Proc(rdir, "--appendonly", "yes")
+        try:
+            _wait(lambda: alone.client.info("persistence")["loading"] == 0)
+            assert _dump_all(alone.client) == expected
+            assert alone.client.get("counter") == b"1" and alone.client.ttl("after") > 4000
+        finally:
+            alone.stop()
+    finally:
+        replica.kill()
+        master.kill()

@@ -335,3 +335,59 @@ def test_info_fields_order():
     names = [n for n, _ in server.aof.info_fields()]
     assert names[-6:] == ["aof_current_size", "aof_base_size", "aof_pending_rewrite",
                           "aof_buffer_length", "aof_pending_bio_fsync", "aof_delayed_fsync"]
+
+
+def test_background_load_answers_loading_until_done():
+    """Loading in the background replays a slice per reactor turn; clients get -LOADING until the end."""
+    server = aof_server()
+    c = Client(server)
+    for i in range(5000):
+        call(c, "SET", "k%d" % i, "v%d" % i)
+    server.clock.advance(0)
+    server2 = make_server(appendonly=True)
+    done = []
+    turns_queue = []
+
+    class OneTurn(object):
+        """A clock whose callLater(0) waits for the test to run the next turn."""
+
+        def callLater(self, delay, f, *args):
+            turns_queue.append((f, args))
+
+    d = server2.aof.load_in_background(step_seconds=0, clock=OneTurn())
+    d.addCallback(done.append)
+    c2 = Client(server2)
+    turns = 0
+    seen_progress = False
+    while not done:
+        assert server2.loading
+        reply = call(c2, "GET", "k1")
+        assert reply.message == "LOADING Redis is loading the dataset in memory"
+        info = call(c2, "INFO", "persistence").decode()
+        assert "loading:1" in info
+        seen_progress = seen_progress or "loading_loaded_perc:0.00" not in info
+        f, args = turns_queue.pop(0)
+        f(*args)
+        turns += 1
+        assert turns < 100
+    assert done == [5000] and turns > 3 and seen_progress
+    assert not server2.loading
+    assert call(c2, "GET", "k4999") == b"v4999"
+
+
+def test_background_load_failure_fires_errback():
+    """A corrupt incr file fails the background load's Deferred with the file and offset, and ends loading."""
+    server = aof_server()
+    call(Client(server), "SET", "a", "1")
+    name = server.aof.manifest.incrs[-1][0]
+    size = len(incr_bytes(server))
+    with open(os.path.join("appendonlydir", name), "ab") as f:
+        f.write(b"!garbage\r\n")
+    server2 = make_server(appendonly=True)
+    failures = []
+    server2.aof.load_in_background().addErrback(failures.append)
+    for _ in range(10):
+        server2.clock.advance(0)
+    assert len(failures) == 1 and failures[0].check(AofError)
+    assert name in str(failures[0].value) and "offset %d" % size in str(failures[0].value)
+    assert not server2.loading

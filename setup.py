@@ -37,6 +37,8 @@ setup(
         # RDB: CRC-64/Jones at GB/s and liblzf (sonic.rdb.format).
         "anycrc>=2.0",
         "python-lzf>=0.2.4",
+        # Lua 5.1 for EVAL and FUNCTION (sonic.scripting.engine).
+        "lupa>=2.0",
     ],
     extras_require={
         "test": [

@@ -77,6 +77,9 @@ class Client(object):
     #: True while something may restrict which commands this client runs
     #: (the RESP2 subscribed context): execute() then takes the checked path.
     gated = False
+    #: A client that never blocks nor serves blocked clients mid-command
+    #: (the scripts' client, sonic.scripting.engine: served after the script).
+    no_block = False
     #: Pushes sent to a bare client (no protocol): tests read them here.
     pushes = None
 
@@ -235,6 +238,10 @@ def check_state(server, spec, client=None):
             raise CommandError(errors.MASTERDOWN)
         if server.loading and not spec.loading_ok:
             raise CommandError(errors.LOADING)
+        # A script ran past busy-reply-threshold (sonic.scripting.engine):
+        # only the allow_busy commands (SCRIPT KILL, SHUTDOWN...) run.
+        if server.script_busy and "allow_busy" not in spec.flags:
+            raise CommandError(server.script_busy)
 
 
 #: What a RESP2 client may run while subscribed (Redis' processCommand).
@@ -289,7 +296,7 @@ def call(client, spec, argv):
             prop.leave()
         # Keys that blocked clients wait for were created: serve them now,
         # after the whole command (after EXEC as a whole, not inside it).
-        if store.ready_keys and client.multi is None:
+        if store.ready_keys and client.multi is None and not client.no_block:
             server.blocking.serve_ready()
 
 

@@ -68,6 +68,11 @@ class Server(object):
         #: (sonic.persistence.snapshot keeps it up to date).
         self.misconf = False
         self.gate_all = False
+        #: While a script runs past busy-reply-threshold: its BUSY error
+        #: text (sonic.scripting.engine), else None; part of gate_all.
+        self.script_busy = None
+        #: The sonic.scripting.engine.ScriptRun running now, else None.
+        self.script_run = None
         #: The sonic.replication.replica.ReplicaService while REPLICAOF is set.
         self.replica_link = None
         #: The sonic.replication.propagate.Propagator once a replica has
@@ -124,7 +129,7 @@ class Server(object):
 
     def update_guards(self):
         """Recompute L{guard_writes} after a change of role or of maxmemory."""
-        self.gate_all = self.loading or self.stale_refused or self.misconf
+        self.gate_all = bool(self.loading or self.stale_refused or self.misconf or self.script_busy)
         self.guard_writes = (bool(self.config.maxmemory) or self.master_host is not None
                              or self.gate_all or self.min_replicas_refuse)
 

@@ -84,6 +84,12 @@ class Directive(object):
                 raise ConfigError("wrong number of arguments")
             if self.name == "save":
                 _check_save(words)
+            if self.name == "client-output-buffer-limit":
+                from sonic.pubsub import parse_limits  # Redis' checks and reasons
+                try:
+                    parse_limits(" ".join(words))
+                except ValueError as e:
+                    raise ConfigError(str(e))
             return " ".join(words)
         if len(words) != 1:
             raise ConfigError("wrong number of arguments")
@@ -217,7 +223,7 @@ _ROWS = [
     Directive("notify-keyspace-events", "string", "", effect=False),
     Directive("busy-reply-threshold", "int", 5000, low=0, high=LLONG_MAX, aliases=("lua-time-limit",), effect=False),
     Directive("client-output-buffer-limit", "list",
-              "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", effect=False),
+              "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
     Directive("cluster-enabled", "bool", False, mutable=False, effect=False),
     # Encodings (reported by OBJECT ENCODING)
     Directive("hash-max-listpack-entries", "int", 512, low=0, high=LLONG_MAX, aliases=("hash-max-ziplist-entries",)),
@@ -287,6 +293,10 @@ class Config(object):
     def set_value(self, name, value):
         """Store a validated value and run the directive's change hooks."""
         name = DIRECTIVES[name].name
+        if name == "client-output-buffer-limit":
+            # Only the classes given change (Redis keeps the others).
+            from sonic.pubsub import merge_limits
+            value = merge_limits(self._values[name], value)
         self._values[name] = value
         self._mirror(name, value)
         for hook in self._hooks.get(name, ()):

@@ -155,18 +155,36 @@ def publish(client, channel, message):
     server = client.server
     receivers = server.pubsub.publish(channel, message)
     prop = server.propagator
-    if prop is not None and server.master_host is None:
-        # Redis 7.0 propagates PUBLISH to its replicas (forceCommandPropagation).
-        feed = getattr(prop, "feed_replicas", None)
-        if feed is not None:
-            feed(client.dbnum, list(client.argv))
+    if prop is not None and server.master_host is None and client.flags != "M":
+        _propagate(server, prop, client)
     return receivers
+
+
+def _propagate(server, prop, client):
+    """Redis 7.0 propagates (S)PUBLISH to its replicas, never to its AOF (PROPAGATE_REPL).
+
+    The propagator's units go to every listener; while the AOF is one of
+    them, PUBLISH is not propagated rather than logged (unless the
+    propagator offers C{feed_replicas}).
+    """
+    feed = getattr(prop, "feed_replicas", None)
+    if feed is not None:
+        feed(client.dbnum, list(client.argv))
+        return
+    aof = getattr(server, "aof", None)
+    if prop.listeners and (aof is None or aof.feed not in prop.listeners):
+        prop.feed(client.dbnum, list(client.argv))
 
 
 @command("spublish")
 def spublish(client, channel, message):
     """SPUBLISH shardchannel message"""
-    return client.server.pubsub.spublish(channel, message)
+    server = client.server
+    receivers = server.pubsub.spublish(channel, message)
+    prop = server.propagator
+    if prop is not None and server.master_host is None and client.flags != "M":
+        _propagate(server, prop, client)
+    return receivers
 
 
 def _syntax(sub):

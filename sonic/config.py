@@ -15,6 +15,8 @@ lists them.
 
 import os
 
+from sonic.notify import INVALID_CLASS as INVALID_NOTIFY_CLASS
+from sonic.notify import format_flags as format_notify_flags, parse_flags as parse_notify_flags
 from sonic.resp import split_args
 from sonic.util import string2ll
 
@@ -79,6 +81,14 @@ class Directive(object):
     def parse(self, words):
         """Validate C{words} (list of str); return the value or raise ConfigError."""
         kind = self.kind
+        if kind == "events":
+            # notify-keyspace-events: kept as Redis' flag bits (sonic.notify).
+            if len(words) != 1:
+                raise ConfigError("wrong number of arguments")
+            flags = parse_notify_flags(words[0])
+            if flags is None:
+                raise ConfigError(INVALID_NOTIFY_CLASS)
+            return flags
         if kind in ("list", "string"):
             if kind == "string" and len(words) != 1:
                 raise ConfigError("wrong number of arguments")
@@ -123,6 +133,8 @@ class Directive(object):
         """The value as CONFIG GET shows it."""
         if self.kind == "bool":
             return "yes" if value else "no"
+        if self.kind == "events":
+            return format_notify_flags(value)
         if self.clamp is not None:
             value = min(value, self.clamp)
         return str(value)
@@ -220,7 +232,7 @@ _ROWS = [
     Directive("slowlog-log-slower-than", "int", 10000, low=-1, high=LLONG_MAX, effect=False),
     Directive("slowlog-max-len", "int", 128, low=0, high=LLONG_MAX, effect=False),
     Directive("latency-monitor-threshold", "int", 0, low=0, high=LLONG_MAX, effect=False),
-    Directive("notify-keyspace-events", "string", "", effect=False),
+    Directive("notify-keyspace-events", "events", 0),
     Directive("busy-reply-threshold", "int", 5000, low=0, high=LLONG_MAX, aliases=("lua-time-limit",), effect=False),
     Directive("client-output-buffer-limit", "list",
               "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),

@@ -49,6 +49,11 @@ class Server(object):
             databases=config.databases, shards=config.shards, clock=clock,
             compressor=self.compressor, run_in_thread=run_in_thread)
         self._bind_config()
+        #: Keyspace notification classes (sonic.notify), 0 while off: the
+        #: one int every notifying write path tests first.
+        self.notify_flags = 0
+        from sonic.notify import install as install_notify
+        install_notify(self)
         self.clients = {}
         self._next_id = 0
         self.start_time = time.time()

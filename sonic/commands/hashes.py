@@ -43,6 +43,7 @@ from itertools import islice
 
 from sonic import errors
 from sonic.commands.containers import check_random_count, drop_if_empty, read, scan_container, write_lookup
+from sonic.notify import NOTIFY_HASH, notify, notify_emptied
 from sonic.commands.keys import _parse_cursor
 from sonic.errors import CommandError
 from sonic.registry import command
@@ -282,9 +283,11 @@ def hset(client, key, *pairs):
         h = Hash()
         added = _set_pairs(client.server, h, pairs)
         db.set(key, h)
-        return added
-    added = _set_pairs(client.server, h, pairs)
-    db.modified(key)
+    else:
+        added = _set_pairs(client.server, h, pairs)
+        db.modified(key)
+    if client.server.notify_flags:
+        notify(client.server, NOTIFY_HASH, b"hset", key, client.dbnum)
     return added
 
 
@@ -297,6 +300,7 @@ def hmset(client, key, *pairs):
     h, created = _write_hash(db, key)
     _set_pairs(client.server, h, pairs)
     _store(db, key, h, created)
+    notify(client.server, NOTIFY_HASH, b"hset", key, client.dbnum)
     return OK
 
 
@@ -309,6 +313,7 @@ def hsetnx(client, key, field, value):
         return 0
     _set(client.server, h, field, value)
     _store(db, key, h, created)
+    notify(client.server, NOTIFY_HASH, b"hset", key, client.dbnum)
     return 1
 
 
@@ -333,6 +338,7 @@ def hincrby(client, key, field, increment):
         raise CommandError(errors.OVERFLOW)
     _set(server, h, field, b"%d" % total)
     _store(db, key, h, created)
+    notify(server, NOTIFY_HASH, b"hincrby", key, client.dbnum)
     return total
 
 
@@ -363,6 +369,7 @@ def hincrbyfloat(client, key, field, increment):
     text = format_ld(total)
     _set(server, h, field, text)
     _store(db, key, h, created)
+    notify(server, NOTIFY_HASH, b"hincrbyfloat", key, client.dbnum)
     return text
 
 
@@ -455,6 +462,7 @@ def hdel(client, key, *fields):
             deleted += 1
     if deleted:
         drop_if_empty(db, key, h)
+        notify_emptied(client.server, NOTIFY_HASH, b"hdel", key, db, h)
     return deleted
 
 

@@ -29,6 +29,7 @@ from sonic import errors
 from sonic.commands.args import to_int
 from sonic.errors import CommandError
 from sonic.glob import compile_pattern
+from sonic.notify import NOTIFY_GENERIC, NOTIFY_NEW, keymiss, notify
 from sonic.registry import command
 from sonic.resp import OK, Status
 from sonic.store import expiry
@@ -106,6 +107,12 @@ def _place(db, key, value, deadline):
     decompressed, and the deadline travels with it.
     """
     sh = db.shard(key)
+    store = db.store
+    if store.notify_flags & NOTIFY_NEW and key in sh.data:
+        # Redis deletes the value it replaces and adds the key anew
+        # (dbDelete + dbAdd), so "new" is sent even then; set_raw sends it
+        # for keys that were absent.
+        store.notifier(NOTIFY_NEW, b"new", key, db.index)
     db.set_raw(key, value)
     # set_raw signals only new keys; a key replaced by one of the type its
     # waiters need serves them too (Redis signals on every overwrite).
@@ -128,12 +135,18 @@ def _take(db, key):
     return value, deadline
 
 
-def _read(client, key, db=None):
-    """A read lookup (lookupKeyRead): the live value or None, counted in keyspace_hits/misses."""
+def _read(client, key, db=None, quiet=False):
+    """A read lookup (lookupKeyRead): the live value or None, counted in keyspace_hits/misses.
+
+    A miss sends the C{keymiss} event unless C{quiet} (OBJECT's
+    LOOKUP_NONOTIFY).
+    """
     value = (db or client.db).lookup(key)
     server = client.server
     if value is None:
         server.stat_keyspace_misses += 1
+        if server.notify_flags and not quiet:
+            keymiss(client, key, db)
     else:
         server.stat_keyspace_hits += 1
     return value
@@ -151,18 +164,30 @@ def _copy_value(value):
 # -- DEL, EXISTS, TOUCH, TYPE ----------------------------------------------------
 
 
+def _del_generic(client, keys):
+    """delGenericCommand: remove each key that exists, with a "del" event each."""
+    db = client.db
+    server = client.server
+    if not server.notify_flags:
+        return sum(1 for key in keys if db.delete(key))
+    deleted = 0
+    for key in keys:
+        if db.delete(key):
+            deleted += 1
+            notify(server, NOTIFY_GENERIC, b"del", key, client.dbnum)
+    return deleted
+
+
 @command("del")
 def del_(client, *keys):
     """DEL key [key ...]"""
-    db = client.db
-    return sum(1 for key in keys if db.delete(key))
+    return _del_generic(client, keys)
 
 
 @command("unlink")
 def unlink(client, *keys):
     """UNLINK key [key ...]"""
-    db = client.db
-    return sum(1 for key in keys if db.delete(key))
+    return _del_generic(client, keys)
 
 
 @command("exists")
@@ -235,8 +260,10 @@ def _expire_generic(client, key, when, opts, basetime, unit_seconds):
     store = client.server.store
     if when <= store.now and not store.replica:
         db.delete(key)
+        notify(client.server, NOTIFY_GENERIC, b"del", key, client.dbnum)
         return 1
     db.set_expire(key, when)
+    notify(client.server, NOTIFY_GENERIC, b"expire", key, client.dbnum)
     return 1
 
 
@@ -330,7 +357,10 @@ def persist(client, key):
     db = client.db
     if db.lookup(key) is None:
         return 0
-    return 1 if db.persist(key) else 0
+    if db.persist(key):
+        notify(client.server, NOTIFY_GENERIC, b"persist", key, client.dbnum)
+        return 1
+    return 0
 
 
 # -- KEYS, RANDOMKEY -------------------------------------------------------------
@@ -567,6 +597,10 @@ def _rename(client, src, dst, nx):
         return 0
     value, deadline = _take(db, src)
     _place(db, dst, value, deadline)
+    server = client.server
+    if server.notify_flags:
+        notify(server, NOTIFY_GENERIC, b"rename_from", src, client.dbnum)
+        notify(server, NOTIFY_GENERIC, b"rename_to", dst, client.dbnum)
     return 1 if nx else OK
 
 
@@ -595,6 +629,10 @@ def move(client, key, db_index):
         return 0
     value, deadline = _take(src, key)
     _place(dst, key, value, deadline)
+    server = client.server
+    if server.notify_flags:
+        notify(server, NOTIFY_GENERIC, b"move_from", key, src.index)
+        notify(server, NOTIFY_GENERIC, b"move_to", key, dst.index)
     return 1
 
 
@@ -624,6 +662,7 @@ def copy_(client, key, newkey, *opts):
     if dst.lookup(newkey) is not None and not replace:
         return 0
     _place(dst, newkey, _copy_value(value), deadline)
+    notify(client.server, NOTIFY_GENERIC, b"copy_to", newkey, dst.index)
     return 1
 
 
@@ -668,7 +707,7 @@ def _shared_integers(server):
 @command("object|encoding")
 def object_encoding(client, key):
     """OBJECT ENCODING key"""
-    value = _read(client, key)
+    value = _read(client, key, quiet=True)
     if value is None:
         return None
     encoder = ENCODERS.get(type(value))
@@ -680,7 +719,7 @@ def object_encoding(client, key):
 @command("object|refcount")
 def object_refcount(client, key):
     """OBJECT REFCOUNT key"""
-    value = _read(client, key)
+    value = _read(client, key, quiet=True)
     if value is None:
         return None
     if type(value) is bytes and len(value) <= 4 and _shared_integers(client.server):
@@ -697,7 +736,7 @@ def object_idletime(client, key):
     sonic does not track per-key access times (it would cost every read a
     write); it answers 0, "just used".
     """
-    value = _read(client, key)
+    value = _read(client, key, quiet=True)
     if value is None:
         return None
     if client.server.config.maxmemory_policy in LFU_POLICIES:
@@ -711,7 +750,7 @@ def object_freq(client, key):
 
     Access frequency is not tracked; under an LFU policy sonic answers 0.
     """
-    value = _read(client, key)
+    value = _read(client, key, quiet=True)
     if value is None:
         return None
     if client.server.config.maxmemory_policy not in LFU_POLICIES:

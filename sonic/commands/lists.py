@@ -44,6 +44,7 @@ from sonic import errors
 from sonic.blocking import NOT_SERVED, can_block, parse_timeout
 from sonic.commands.containers import drop_if_empty, pack, read, unpack, write_lookup
 from sonic.errors import CommandError
+from sonic.notify import NOTIFY_LIST, keymiss, notify, notify_emptied
 from sonic.registry import command
 from sonic.resp import NULL_ARRAY, OK, Raw
 from sonic.store.compression import Compressed
@@ -207,14 +208,16 @@ def _push(client, key, elements, left, xx):
             value.extend(elements)
         value.packed = packed
         db.set(key, value)
-        return len(value)
-    if left:
-        value.extendleft(elements)
     else:
-        value.extend(elements)
-    if packed:
-        value.packed = True
-    db.modified(key)
+        if left:
+            value.extendleft(elements)
+        else:
+            value.extend(elements)
+        if packed:
+            value.packed = True
+        db.modified(key)
+    if client.server.notify_flags:
+        notify(client.server, NOTIFY_LIST, b"lpush" if left else b"rpush", key, client.dbnum)
     return len(value)
 
 
@@ -266,6 +269,7 @@ def linsert(client, key, where, pivot, element):
     if packed:
         value.packed = True
     db.modified(key)
+    notify(server, NOTIFY_LIST, b"linsert", key, client.dbnum)
     return len(value)
 
 
@@ -289,6 +293,7 @@ def lset(client, key, index, element):
     if packed:
         value.packed = True
     db.modified(key)
+    notify(client.server, NOTIFY_LIST, b"lset", key, client.dbnum)
     return OK
 
 
@@ -338,6 +343,7 @@ def _pop(client, key, count, left, name):
         db.modified(key)
     else:
         db.delete(key)
+    notify_emptied(client.server, NOTIFY_LIST, b"lpop" if left else b"rpop", key, db, value)
     return out
 
 
@@ -380,6 +386,7 @@ def _mpop_now(client, keys, left, count):
         if value is not None:
             out = _pop_count(client.server, value, count, left)
             drop_if_empty(db, key, value)
+            notify_emptied(client.server, NOTIFY_LIST, b"lpop" if left else b"rpop", key, db, value)
             return [key, out]
     return None
 
@@ -478,6 +485,8 @@ def lrange(client, key, start, stop):
     server = client.server
     if value is None:
         server.stat_keyspace_misses += 1
+        if server.notify_flags:
+            keymiss(client, key)
         return []
     server.stat_keyspace_hits += 1
     if type(value) is not List:
@@ -577,6 +586,7 @@ def ltrim(client, key, start, stop):
             for _ in range(n - 1 - e):
                 value.pop()
     drop_if_empty(db, key, value)  # Redis signals the key even when nothing went
+    notify_emptied(client.server, NOTIFY_LIST, b"ltrim", key, db, value)
     return OK
 
 
@@ -613,6 +623,7 @@ def lrem(client, key, count, element):
             value.clear()
             value.extend(kept)
         drop_if_empty(db, key, value)
+        notify_emptied(client.server, NOTIFY_LIST, b"lrem", key, db, value)
     return removed
 
 
@@ -623,8 +634,10 @@ def _move(client, db, src, value, dst, left_from, left_to):
 
     The destination's type is checked before anything moves (WRONGTYPE
     leaves both lists alone); a new destination is created with C{db.set},
-    which wakes clients blocked on it.
+    which wakes clients blocked on it.  Events, as Redis sends them: the
+    push on C{dst}, then the pop on C{src} (and its C{del} if emptied).
     """
+    server = client.server
     if dst == src:
         # One list: rotate it (LMOVE k k LEFT RIGHT).
         e = value.popleft() if left_from else value.pop()
@@ -633,7 +646,10 @@ def _move(client, db, src, value, dst, left_from, left_to):
         else:
             value.append(e)
         db.modified(src)
-        return unpack(client.server, e)
+        if server.notify_flags:
+            notify(server, NOTIFY_LIST, b"lpush" if left_to else b"rpush", dst, db.index)
+            notify(server, NOTIFY_LIST, b"lpop" if left_from else b"rpop", src, db.index)
+        return unpack(server, e)
     target = write_lookup(db, dst, List)
     e = value.popleft() if left_from else value.pop()
     if target is None:
@@ -648,7 +664,10 @@ def _move(client, db, src, value, dst, left_from, left_to):
             target.packed = True
         db.modified(dst)
     drop_if_empty(db, src, value)
-    return unpack(client.server, e)
+    if server.notify_flags:
+        notify(server, NOTIFY_LIST, b"lpush" if left_to else b"rpush", dst, db.index)
+        notify_emptied(server, NOTIFY_LIST, b"lpop" if left_from else b"rpop", src, db, value)
+    return unpack(server, e)
 
 
 def _lmove(client, src, dst, left_from, left_to):
@@ -689,6 +708,7 @@ def _bpop(client, args, left):
         if value is not None:
             e = value.popleft() if left else value.pop()
             drop_if_empty(db, key, value)
+            notify_emptied(server, NOTIFY_LIST, b"lpop" if left else b"rpop", key, db, value)
             return [key, unpack(server, e)]
     if not can_block(client):
         return NULL_ARRAY
@@ -699,6 +719,7 @@ def _bpop(client, args, left):
             return NOT_SERVED
         e = value.popleft() if left else value.pop()
         drop_if_empty(db, key, value)
+        notify_emptied(server, NOTIFY_LIST, b"lpop" if left else b"rpop", key, db, value)
         return [key, unpack(server, e)]
     return server.blocking.block(client, keys, deadline, serve, NULL_ARRAY)
 
@@ -771,5 +792,6 @@ def blmpop(client, *args):
             return NOT_SERVED
         out = _pop_count(server, value, count, left)
         drop_if_empty(db, key, value)
+        notify_emptied(server, NOTIFY_LIST, b"lpop" if left else b"rpop", key, db, value)
         return [key, out]
     return server.blocking.block(client, keys, deadline, serve, NULL_ARRAY)

@@ -36,6 +36,7 @@ from sonic import errors
 from sonic.blocking import BLOCKED, can_block
 from sonic.commands.args import to_int
 from sonic.errors import CommandError
+from sonic.notify import NOTIFY_GENERIC, keymiss, notify
 from sonic.rdb import keyspace as rdb_keyspace
 from sonic.rdb.writer import dump_payload
 from sonic.registry import command
@@ -149,6 +150,7 @@ class _Job(object):
                 # acknowledged, and so does sonic.
                 if self.db.delete(key):
                     deleted.append(key)
+                    notify(server, NOTIFY_GENERIC, b"del", key, self.db.index)
         if deleted:
             prop = server.propagator
             if prop is not None and server.master_host is None:
@@ -431,6 +433,7 @@ def migrate(client, host, port, key, dbid, timeout, *options):
     for k in keys:
         value = db.lookup(k)
         if value is None:
+            keymiss(client, k)  # Redis' lookupKeyRead
             continue
         deadline = db.get_expire(k)
         ttl = 0

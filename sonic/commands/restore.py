@@ -17,6 +17,7 @@ are checked and then ignored.
 from sonic import errors
 from sonic.commands.args import to_int
 from sonic.errors import CommandError
+from sonic.notify import NOTIFY_GENERIC, notify
 from sonic.rdb import Entry, RdbError
 from sonic.rdb.keyspace import entry_to_value
 from sonic.rdb.reader import DumpPayloadError, parse_dump_payload
@@ -71,8 +72,9 @@ def restore(client, key, ttl, payload, *options):
         raise CommandError(errors.DUMP_PAYLOAD) from None
     except RdbError:
         raise CommandError(errors.BAD_DATA_FORMAT) from None
+    deleted = False
     if replace:
-        db.delete(key)
+        deleted = db.delete(key)
     deadline = None
     if ttl:
         store = server.store
@@ -86,7 +88,10 @@ def restore(client, key, ttl, payload, *options):
         if ttl <= now and not store.replica:
             # Already expired (a replica keeps it: its master will DEL it).
             # The old key, if REPLACE deleted one, stays deleted.
+            if deleted:
+                notify(server, NOTIFY_GENERIC, b"del", key, client.dbnum)
             return OK
         deadline = ttl
     db.set(key, value, deadline)
+    notify(server, NOTIFY_GENERIC, b"restore", key, client.dbnum)
     return OK

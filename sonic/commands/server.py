@@ -601,8 +601,26 @@ def debug(client, *args):
         return OK
     if sub == b"object" and len(args) == 2:
         return _debug_object(client, args[1])
+    if sub == b"set-active-expire" and len(args) == 2:
+        # Redis' atoi: anything not a number is 0 (off).  Tests use it to
+        # see lazy expiry (and its "expired" events) on their own.
+        m = re.match(rb"\s*[+-]?\d+", args[1])
+        _set_active_expire(client.server.store, bool(m and int(m.group(0))))
+        return OK
     raise CommandError("ERR unknown subcommand or wrong number of arguments for '%s'. Try DEBUG HELP."
                        % args[0].decode("utf-8", "replace"))
+
+
+def _set_active_expire(store, on):
+    """DEBUG SET-ACTIVE-EXPIRE: stop or restart the expiry timers (lazy expiry goes on)."""
+    from sonic.store import expiry
+    store.active_expire = on
+    for db in store.dbs:
+        for sh in db.shards:
+            if on:
+                expiry.reschedule(store, sh)
+            else:
+                expiry.cancel(sh)
 
 
 _STRTOD = re.compile(rb"\s*[+-]?(\d+\.?\d*(e[+-]?\d+)?|\.\d+(e[+-]?\d+)?|inf(inity)?)", re.I)

@@ -33,6 +33,7 @@ from itertools import islice
 
 from sonic import errors
 from sonic.commands.containers import check_random_count, drop_if_empty, read, scan_container, write_lookup
+from sonic.notify import NOTIFY_GENERIC, NOTIFY_SET, notify, notify_emptied
 from sonic.commands.keys import _parse_cursor
 from sonic.errors import CommandError
 from sonic.registry import command
@@ -227,6 +228,8 @@ def sadd(client, key, *members):
     if s is None:
         s = new_set(members, client.server)
         db.set(key, s)
+        if client.server.notify_flags:
+            notify(client.server, NOTIFY_SET, b"sadd", key, client.dbnum)
         return len(s)
     if type(s) is not Set:
         raise CommandError(errors.WRONGTYPE)
@@ -237,10 +240,13 @@ def sadd(client, key, *members):
             return 0
         s.add(member)
         db.modified(key)
+        if client.server.notify_flags:
+            notify(client.server, NOTIFY_SET, b"sadd", key, client.dbnum)
         return 1
     added = s.add_members(members, client.server.config.set_max_intset_entries)
     if added:
         db.modified(key)
+        notify(client.server, NOTIFY_SET, b"sadd", key, client.dbnum)
     return added
 
 
@@ -254,6 +260,7 @@ def srem(client, key, *members):
     removed = s.remove_members(members)
     if removed:
         drop_if_empty(db, key, s)
+        notify_emptied(client.server, NOTIFY_SET, b"srem", key, db, s)
     return removed
 
 
@@ -302,6 +309,7 @@ def spop(client, key, *args):
         return None
     member = s.pop_random()
     drop_if_empty(db, key, s)
+    notify_emptied(client.server, NOTIFY_SET, b"spop", key, db, s)
     return member
 
 
@@ -319,6 +327,9 @@ def _spop_count(client, key, word):
         # Everything: Redis replies through SUNION's temporary set (ascending
         # when that is an intset, whatever the source's encoding) and deletes the key.
         db.delete(key)
+        if client.server.notify_flags:
+            notify(client.server, NOTIFY_SET, b"spop", key, client.dbnum)
+            notify(client.server, NOTIFY_GENERIC, b"del", key, client.dbnum)
         return _reply_set(client, s)
     remaining = size - count
     if remaining * _SPOP_MOVE_STRATEGY_MUL > count:
@@ -333,6 +344,7 @@ def _spop_count(client, key, word):
         out = sorted(s, key=int) if was_intset else list(s)
         s.reset(keep, client.server.config.set_max_intset_entries)
     db.modified(key)
+    notify(client.server, NOTIFY_SET, b"spop", key, client.dbnum)
     return RSet(out)
 
 
@@ -394,10 +406,15 @@ def smove(client, source, destination, member):
     if not src.remove_members((member,)):
         return 0
     drop_if_empty(db, source, src)
+    # Redis' order: srem (and del) on the source, then new and sadd on the destination.
+    notify_emptied(client.server, NOTIFY_SET, b"srem", source, db, src)
     if dst is None:
         db.set(destination, new_set((member,), client.server))
     elif dst.add_members((member,), client.server.config.set_max_intset_entries):
         db.modified(destination)
+    else:
+        return 1
+    notify(client.server, NOTIFY_SET, b"sadd", destination, client.dbnum)
     return 1
 
 
@@ -429,13 +446,15 @@ def _reply_set(client, members):
     return RSet(members)
 
 
-def _store(client, key, members):
-    """Store a result set as Redis' setKey does (TTL cleared); an empty one deletes C{key}."""
+def _store(client, key, members, event):
+    """Store a result set as Redis' setKey does (TTL cleared), with C{event}; an empty one deletes C{key}."""
     db = client.db
     if not members:
-        db.delete(key)
+        if db.delete(key):
+            notify(client.server, NOTIFY_GENERIC, b"del", key, client.dbnum)
         return 0
     db.set(key, new_set(members, client.server))
+    notify(client.server, NOTIFY_SET, event, key, client.dbnum)
     return len(members)
 
 
@@ -453,8 +472,8 @@ def sinterstore(client, destination, *keys):
     """SINTERSTORE destination key [key ...]"""
     sets = _sources(client, keys)
     if None in sets:
-        return _store(client, destination, ())
-    return _store(client, destination, _intersection(sets))
+        return _store(client, destination, (), b"sinterstore")
+    return _store(client, destination, _intersection(sets), b"sinterstore")
 
 
 @command("sintercard")
@@ -515,7 +534,7 @@ def sunion(client, *keys):
 @command("sunionstore")
 def sunionstore(client, destination, *keys):
     """SUNIONSTORE destination key [key ...]"""
-    return _store(client, destination, _union(_sources(client, keys)))
+    return _store(client, destination, _union(_sources(client, keys)), b"sunionstore")
 
 
 @command("sdiff")
@@ -527,7 +546,7 @@ def sdiff(client, *keys):
 @command("sdiffstore")
 def sdiffstore(client, destination, *keys):
     """SDIFFSTORE destination key [key ...]"""
-    return _store(client, destination, _difference(_sources(client, keys)))
+    return _store(client, destination, _difference(_sources(client, keys)), b"sdiffstore")
 
 
 # -- SSCAN ----------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from sonic.commands.containers import pack, unpack
 from sonic.commands.hashes import Hash, hash_value
 from sonic.commands.keys import _read
 from sonic.errors import CommandError
+from sonic.notify import NOTIFY_GENERIC, NOTIFY_LIST, notify
 from sonic.registry import command
 from sonic.store.compression import Compressed
 from sonic.util import string2ll
@@ -423,8 +424,9 @@ def sort_generic(client, key, opts, readonly):
     db = client.db
     if result:
         db.set(storekey, List(pack(server, e) for e in result))
-    else:
-        db.delete(storekey)
+        notify(server, NOTIFY_LIST, b"sortstore", storekey, client.dbnum)
+    elif db.delete(storekey):
+        notify(server, NOTIFY_GENERIC, b"del", storekey, client.dbnum)
     return len(result)
 
 

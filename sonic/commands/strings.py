@@ -18,6 +18,7 @@ import math
 from sonic import errors
 from sonic.commands.args import to_int
 from sonic.errors import CommandError
+from sonic.notify import NOTIFY_GENERIC, NOTIFY_STRING, keymiss, notify
 from sonic.registry import command
 from sonic.resp import OK
 from sonic.store.compression import Compressed
@@ -75,6 +76,8 @@ def _lookup_read(client, key):
     value = client.db.lookup(key)
     if value is None:
         client.server.stat_keyspace_misses += 1
+        if client.server.notify_flags:
+            keymiss(client, key)
     else:
         client.server.stat_keyspace_hits += 1
     return value
@@ -157,6 +160,8 @@ def get(client, key):
     value = client.db.lookup(key)
     if value is None:
         client.server.stat_keyspace_misses += 1
+        if client.server.notify_flags:
+            keymiss(client, key)
         return None
     client.server.stat_keyspace_hits += 1
     if type(value) is bytes:
@@ -183,6 +188,11 @@ def set_generic(client, flags, key, value, expire, name, ok_reply=OK, abort_repl
         if (flags & NX and found) or (flags & XX and not found):
             return old if flags & GET else abort_reply
     db.set(key, value, deadline, keepttl=bool(flags & KEEPTTL))
+    server = client.server
+    if server.notify_flags:
+        notify(server, NOTIFY_STRING, b"set", key, client.dbnum)
+        if deadline is not None:
+            notify(server, NOTIFY_GENERIC, b"expire", key, client.dbnum)
     return old if flags & GET else ok_reply
 
 
@@ -191,6 +201,8 @@ def set_(client, key, value, *opts):
     """SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]"""
     if not opts:
         client.db.set(key, value)
+        if client.server.notify_flags:
+            notify(client.server, NOTIFY_STRING, b"set", key, client.dbnum)
         return OK
     flags, expire = parse_extended(opts, True)
     return set_generic(client, flags, key, value, expire, "set")
@@ -219,6 +231,7 @@ def getset(client, key, value):
     """GETSET key value"""
     old = _get_string(client, key)
     client.db.set(key, value)
+    notify(client.server, NOTIFY_STRING, b"set", key, client.dbnum)
     return old
 
 
@@ -228,6 +241,7 @@ def getdel(client, key):
     old = _get_string(client, key)
     if old is not None:
         client.db.delete(key)
+        notify(client.server, NOTIFY_GENERIC, b"del", key, client.dbnum)
     return old
 
 
@@ -248,10 +262,13 @@ def getex(client, key, *opts):
     if deadline is not None:
         if flags & ABSOLUTE and deadline <= server.store.now and server.master_host is None:
             db.delete(key)  # a deadline already past deletes the key at once
+            notify(server, NOTIFY_GENERIC, b"del", key, client.dbnum)
         else:
             db.set_expire(key, deadline)
+            notify(server, NOTIFY_GENERIC, b"expire", key, client.dbnum)
     elif flags & PERSIST:
-        db.persist(key)
+        if db.persist(key):
+            notify(server, NOTIFY_GENERIC, b"persist", key, client.dbnum)
     return reply
 
 
@@ -265,6 +282,8 @@ def mget(client, *keys):
         value = db.lookup(key)
         if value is None:
             server.stat_keyspace_misses += 1
+            if server.notify_flags:
+                keymiss(client, key)
             out.append(None)
             continue
         server.stat_keyspace_hits += 1
@@ -286,8 +305,11 @@ def _mset_generic(client, args, nx):
         for i in range(0, len(args), 2):
             if db.lookup(args[i]) is not None:
                 return 0
+    server = client.server
     for i in range(0, len(args), 2):
         db.set(args[i], args[i + 1])
+        if server.notify_flags:
+            notify(server, NOTIFY_STRING, b"set", args[i], client.dbnum)
     return 1 if nx else OK
 
 
@@ -319,6 +341,8 @@ def incr_decr(client, key, delta):
     if new > LLONG_MAX or new < LLONG_MIN:
         raise CommandError(errors.OVERFLOW)
     db.set(key, b"%d" % new, keepttl=True)
+    if client.server.notify_flags:
+        notify(client.server, NOTIFY_STRING, b"incrby", key, client.dbnum)
     return new
 
 
@@ -372,6 +396,7 @@ def incrbyfloat(client, key, increment):
         raise CommandError(errors.INCR_NAN_OR_INF)
     text = format_ld(total)
     db.set(key, text, keepttl=True)
+    notify(client.server, NOTIFY_STRING, b"incrbyfloat", key, client.dbnum)
     return text
 
 
@@ -384,14 +409,17 @@ def append(client, key, value):
     old = db.lookup(key)
     if old is None:
         db.set(key, value)
+        notify(client.server, NOTIFY_STRING, b"append", key, client.dbnum)
         return len(value)
     size = _length(old)
     _check_string_length(client, size, len(value))
     if not value:
         db.modified(key)  # Redis signals the key even for an empty append
+        notify(client.server, NOTIFY_STRING, b"append", key, client.dbnum)
         return size
     new = db.string_value(old) + value
     db.set(key, new, keepttl=True)
+    notify(client.server, NOTIFY_STRING, b"append", key, client.dbnum)
     return len(new)
 
 
@@ -418,6 +446,7 @@ def setrange(client, key, offset, value):
         _check_string_length(client, offset, len(value))
         new = b"\0" * offset + value
         db.set(key, new)
+        notify(client.server, NOTIFY_STRING, b"setrange", key, client.dbnum)
         return len(new)
     size = _length(old)
     if not value:
@@ -430,6 +459,7 @@ def setrange(client, key, offset, value):
     else:
         new = current[:offset] + value + current[end:]
     db.set(key, new, keepttl=True)
+    notify(client.server, NOTIFY_STRING, b"setrange", key, client.dbnum)
     return len(new)
 
 

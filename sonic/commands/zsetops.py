@@ -231,12 +231,12 @@ def _reply(client, result, withscores):
     return [[member, score] for score, member in entries]
 
 
-def _store(client, destination, result):
+def _store(client, destination, result, event):
     """Store the result as a sorted set (an empty one deletes C{destination}); reply its size."""
     zs = ZSet()
     zs.scores = result
     zs.order = SortedList((score, member) for member, score in result.items())
-    store_result(client, destination, zs)
+    store_result(client, destination, zs, event)
     return len(result)
 
 
@@ -244,7 +244,7 @@ def _algebra(client, name, op, numkeys, args, destination=None):
     sources, aggregate, withscores, _ = _parse(client, name, numkeys, args, op, destination is not None, False)
     result = _compute(sources, op, aggregate)
     if destination is not None:
-        return _store(client, destination, result)
+        return _store(client, destination, result, name.encode())
     return _reply(client, result, withscores)
 
 

@@ -35,6 +35,7 @@ from sonic import errors
 from sonic.blocking import NOT_SERVED, can_block, parse_timeout
 from sonic.commands.args import to_int
 from sonic.commands.containers import check_random_count, drop_if_empty, read, scan_container, write_lookup
+from sonic.notify import NOTIFY_GENERIC, NOTIFY_ZSET, notify, notify_emptied
 from sonic.commands.keys import _parse_cursor
 from sonic.errors import CommandError
 from sonic.registry import command
@@ -411,16 +412,18 @@ def _insert_new(zs, member, score, config):
     zs.order.add((score, member))
 
 
-def store_result(client, key, zs):
+def store_result(client, key, zs, event=None):
     """Store C{zs} at C{key} for a *STORE command: an empty result deletes the key.
 
     Like Redis' stored results (ZRANGESTORE, ZUNIONSTORE...), the encoding
     is chosen from the result: listpack when it fits the listpack limits,
-    skiplist otherwise.  The key gets no TTL (setKey).
+    skiplist otherwise.  The key gets no TTL (setKey).  C{event} (bytes) is
+    the keyspace event of a stored result; a deleted key gets C{del}.
     """
     db = client.db
     if not zs:
-        db.delete(key)
+        if db.delete(key):
+            notify(client.server, NOTIFY_GENERIC, b"del", key, client.dbnum)
         return
     config = client.server.config
     zs.big = (len(zs) > config.zset_max_listpack_entries
@@ -429,6 +432,8 @@ def store_result(client, key, zs):
         _normalise(zs)
     zs.scan_order = None
     db.set(key, zs)
+    if event is not None:
+        notify(client.server, NOTIFY_ZSET, event, key, client.dbnum)
 
 
 def _encoding(value, server):
@@ -536,6 +541,8 @@ def zadd_generic(client, key, args, incr=False):
         db.set(key, zs)
     elif added or updated:
         db.modified(key)
+    if (added or updated) and client.server.notify_flags:
+        notify(client.server, NOTIFY_ZSET, b"zincr" if incr else b"zadd", key, client.dbnum)
     if incr:
         return newscore if processed else None
     return added + updated if ch else added
@@ -570,6 +577,7 @@ def zrem(client, key, *members):
                 break
     if removed:
         drop_if_empty(db, key, zs)
+        notify_emptied(client.server, NOTIFY_ZSET, b"zrem", key, db, zs)
     return removed
 
 
@@ -696,7 +704,8 @@ def zrange_generic(client, key, lo, hi, opts, rangetype=None, reverse=None, dst=
     zs = read(client, key, ZSet)
     if zs is None:
         if dst is not None:
-            client.db.delete(dst)
+            if client.db.delete(dst):
+                notify(client.server, NOTIFY_GENERIC, b"del", dst, client.dbnum)
             return 0
         return []
     size = len(zs)
@@ -784,9 +793,11 @@ def _store_range(client, dst, entries, length):
     for score, member in entries:
         _insert_new(result, member, score, config)
     if not result:
-        client.db.delete(dst)
+        if client.db.delete(dst):
+            notify(client.server, NOTIFY_GENERIC, b"del", dst, client.dbnum)
         return 0
     client.db.set(dst, result)
+    notify(client.server, NOTIFY_ZSET, b"zrangestore", dst, client.dbnum)
     return len(result)
 
 
@@ -867,7 +878,11 @@ def zrem_range(client, key, lo, hi, rangetype):
     removed = zs.delete_range(first, stop)
     if removed:
         drop_if_empty(db, key, zs)
+        notify_emptied(client.server, NOTIFY_ZSET, _REMRANGE_EVENTS[rangetype], key, db, zs)
     return removed
+
+
+_REMRANGE_EVENTS = {RANK: b"zremrangebyrank", SCORE: b"zremrangebyscore", LEX: b"zremrangebylex"}
 
 
 @command("zremrangebyrank")
@@ -945,6 +960,7 @@ def zpop(client, keys, maximum, count, emit_key, nested, nil_when_empty, count_g
         if count == 0:
             return []
         entries = _pop_entries(db, key, zs, count, maximum)
+        notify_emptied(client.server, NOTIFY_ZSET, b"zpopmax" if maximum else b"zpopmin", key, db, zs)
         return _pop_reply(key, entries, emit_key, nested, client.resp, count_given)
     return NULL_ARRAY if nil_when_empty else []
 
@@ -1014,6 +1030,7 @@ def _blocking_zpop(client, keys, timeout, maximum, count, emit_key_nested):
         if zs is None or not zs:
             continue
         entries = _pop_entries(db, key, zs, count, maximum)
+        notify_emptied(client.server, NOTIFY_ZSET, b"zpopmax" if maximum else b"zpopmin", key, db, zs)
         return _pop_reply(key, entries, True, nested, client.resp, nested)
     if not can_block(client):
         return NULL_ARRAY
@@ -1025,6 +1042,7 @@ def _blocking_zpop(client, keys, timeout, maximum, count, emit_key_nested):
         if type(zs) is not ZSet or not zs:
             return NOT_SERVED
         entries = _pop_entries(db, key, zs, count, maximum)
+        notify_emptied(client.server, NOTIFY_ZSET, b"zpopmax" if maximum else b"zpopmin", key, db, zs)
         return _pop_reply(key, entries, True, nested, client.resp, nested)
 
     return client.server.blocking.block(client, keys, deadline, serve, NULL_ARRAY)

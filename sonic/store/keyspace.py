@@ -27,6 +27,7 @@ from twisted.application.service import Service
 
 from sonic import errors
 from sonic.errors import CommandError
+from sonic.notify import NOTIFY_EXPIRED, NOTIFY_NEW
 from sonic.store.compression import Compressed, Compressor
 from sonic.store import expiry
 
@@ -191,6 +192,8 @@ class Database(object):
                     comp.added(value)
         data = sh.data
         old = data.get(key)
+        if store.notify_flags:
+            old = self._notify_add(sh, key, old)
         data[key] = value
         if old is None:
             if sh.scan is not None:
@@ -225,10 +228,26 @@ class Database(object):
                 sh.scan.inserted(key)
             if self.blocking and key in self.blocking:
                 self.store.signal_ready(self, key)
+            if self.store.notify_flags & NOTIFY_NEW:
+                self.store.notifier(NOTIFY_NEW, b"new", key, self.index)
         if type(old) is Compressed:
             self.store.compressor.removed(old)
         if type(value) is Compressed:
             self.store.compressor.added(value)
+
+    def _notify_add(self, sh, key, old):
+        """L{set} with notifications on: an expired C{old} is expired first
+        (Redis' lookupKeyWrite in setKey), and a key added gets "new" (dbAdd).
+        Returns the old value still in place, or None."""
+        store = self.store
+        if old is not None and sh.expires and not store.replica:
+            deadline = sh.expires.get(key)
+            if deadline is not None and deadline < store.now:
+                store.expire_key(sh, key)
+                old = None
+        if old is None and store.notify_flags & NOTIFY_NEW:
+            store.notifier(NOTIFY_NEW, b"new", key, self.index)
+        return old
 
     def delete(self, key):
         """Remove C{key}; return whether it existed (and was live)."""
@@ -397,6 +416,10 @@ class ShardedStore(Service):
         self.running = 0
         self.ready_keys = []
         self.ready_set = set()
+        #: Keyspace notification flags and the callable(flag, event, key,
+        #: dbnum) that publishes (sonic.notify.install); 0/None while off.
+        self.notify_flags = 0
+        self.notifier = None
 
     def signal_ready(self, db, key):
         """C{key} of C{db} was created and clients wait for it (Redis' signalKeyAsReady)."""
@@ -427,6 +450,8 @@ class ShardedStore(Service):
         db._remove(sh, key)
         self.expired_keys += 1
         db.modified(key)
+        if self.notify_flags & NOTIFY_EXPIRED:
+            self.notifier(NOTIFY_EXPIRED, b"expired", key, db.index)
         for hook in self.expire_hooks:
             hook(db, key)
 

@@ -136,7 +136,13 @@ def install(server):
     # The store raises "new" and "expired" itself; it calls back here.
     store.notifier = lambda flag, event, key, dbnum: notify(server, flag, event, key, dbnum)
     server.config.on_change("notify-keyspace-events", changed)
-    changed(server.config.notify_keyspace_events)
+    flags = server.config.notify_keyspace_events
+    if isinstance(flags, str):
+        # Config(notify_keyspace_events="KEA") stores its overrides unparsed:
+        # keep the bits instead (the hook above then runs).
+        server.config.set_value("notify-keyspace-events", parse_flags(flags) or 0)
+    else:
+        changed(flags)
 
 
 def notify_emptied(server, flag, event, key, db, value):

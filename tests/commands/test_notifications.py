@@ -589,3 +589,13 @@ def test_blocked_client_served_unit():
     assert waiter.unblocked_replies == [b"a"]
     assert server.pubsub.published == [(b"__keyevent@0__:rpush", b"src"), (b"__keyevent@0__:lpush", b"dst"),
                                        (b"__keyevent@0__:lpop", b"src")]
+
+
+def test_config_override_given_as_letters():
+    """A server built with notify_keyspace_events="KEl" keeps the bits and reads back as Redis writes it."""
+    server = make_server(notify_keyspace_events="KEl")
+    server.pubsub = Recorder()
+    client = Client(server)
+    assert call(client, "CONFIG", "GET", "notify-keyspace-events") == {"notify-keyspace-events": "lKE"}
+    call(client, "RPUSH", "l", "x")
+    assert server.pubsub.published == [(b"__keyspace@0__:l", b"rpush"), (b"__keyevent@0__:rpush", b"l")]

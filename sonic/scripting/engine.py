@@ -92,6 +92,10 @@ WRITE_IN_RO = "Write commands are not allowed from read-only scripts."
 BAD_ARG_TYPE = "Lua redis lib command arguments must be strings or integers"
 NO_ARGS = "Please specify at least one argument for this redis lib call"
 
+#: Commands Redis flags "may-replicate" (an internal flag COMMAND INFO does
+#: not show): refused in read-only scripts like writes.
+MAY_REPLICATE = frozenset(["publish", "spublish", "pfcount"])
+
 #: How often (Lua VM instructions) the count hook checks the time, as Redis.
 HOOK_INSTRUCTIONS = 100000
 
@@ -195,6 +199,14 @@ local function err_handler(err)
   if type(err) == 'userdata' then err = py_unwrap(err) end
   if type(err) == 'table' then
     msg = rawget(backing_of[err] or err, 'err')
+    if rawget(err, 'where') then
+      -- A C-style argument error: Lua's luaL_where position goes first.
+      if i and i.currentline > 0 then
+        msg = 'ERR ' .. i.short_src .. ':' .. i.currentline .. ': ' .. msg
+      else
+        msg = 'ERR ' .. msg
+      end
+    end
   else
     msg = 'ERR ' .. tostring(err)
   end
@@ -304,29 +316,11 @@ local function copy(t)
   return c
 end
 
--- Redis' math.random: its own rand48 generator (Python side), Lua 5.1's argument rules.
+-- Redis' math.random: its own rand48 generator (Python side, a C function
+-- to Lua, so its argument errors name the script's line).
 local smath = copy(math)
-smath.random = function(...)
-  local r = py_rand()
-  local n = select('#', ...)
-  if n == 0 then return r end
-  local u = ...
-  if n == 1 then
-    u = floor(tonumber(u) or error("bad argument #1 to 'random' (number expected, got " .. type(u) .. ")", 2))
-    if u < 1 then error("bad argument #1 to 'random' (interval is empty)", 2) end
-    return floor(r * u) + 1
-  elseif n == 2 then
-    local l, hi = ...
-    l = floor(tonumber(l) or error("bad argument #1 to 'random' (number expected)", 2))
-    hi = floor(tonumber(hi) or error("bad argument #2 to 'random' (number expected)", 2))
-    if l > hi then error("bad argument #2 to 'random' (interval is empty)", 2) end
-    return floor(r * (hi - l + 1)) + l
-  end
-  error("wrong number of arguments", 2)
-end
-smath.randomseed = function(s)
-  py_seed(floor(tonumber(s) or error("bad argument #1 to 'randomseed' (number expected)", 2)))
-end
+smath.random = py_rand
+smath.randomseed = py_seed
 
 local stable = copy(table)
 stable.insert = function(t, ...)
@@ -340,10 +334,15 @@ end
 
 -- Wrappers honouring the proxies.
 local function xnext(t, k) return next(backing_of[t] or t, k) end
+-- Redis' pcall hands the script an error table's err string, not the table.
 local function caught(ok, ...)
   if ok then return ok, ... end
   local e = ...
   if type(e) == 'userdata' then e = py_unwrap(e) end
+  if type(e) == 'table' then
+    local msg = rawget(backing_of[e] or e, 'err')
+    if type(msg) == 'string' or type(msg) == 'number' then e = msg end
+  end
   return false, e
 end
 local wrappers = {
@@ -371,6 +370,9 @@ local wrappers = {
     return f, e
   end,
   load = function(fn, name)
+    if type(fn) ~= 'function' then
+      error("bad argument #1 to 'load' (function expected, got " .. type(fn) .. ")", 2)
+    end
     local f, e = load(fn, name)
     if f then setfenv(f, PG) end
     return f, e
@@ -465,6 +467,16 @@ class ScriptClient(Client):
     def close(self):
         """Scripts cannot close their client."""
 
+    @property
+    def tracking(self):
+        """The caller's client-side caching state while a script runs (sonic.tracking).
+
+        Redis remembers the script's declared keys for a tracking caller
+        when the script runs a read-only command.
+        """
+        run = getattr(self.server, "script_run", None)
+        return None if run is None else run.caller.tracking
+
 
 class ScriptRun(object):
     """One script (or function) running now.
@@ -540,7 +552,7 @@ class LuaEngine(object):
         internals = lua.execute(
             _BOOTSTRAP, self._lua_call, self._lua_pcall, self._lua_unwrap, self._py_log,
             self._py_sha1, self._py_hook,
-            self._rand.random, self._rand.seed, self._py_setresp, self._py_set_repl,
+            self._py_random, self._py_seed, self._py_setresp, self._py_set_repl,
             self._py_acl, HOOK_INSTRUCTIONS)
         self._run = internals[b"run"]
         self._compile = internals[b"compile"]
@@ -714,10 +726,35 @@ class LuaEngine(object):
     def _lua_unwrap(self, error):
         """A Python exception that reached Lua as an error value, as Redis' {err=...} table."""
         if isinstance(error, _Raise):
+            if error.where:
+                return self.lua.table_from({b"err": error.args[0], b"where": True})
             msg = error.args[0]
         else:
             msg = b"ERR " + _bytes(str(error))
         return self.lua.table_from({b"err": msg})
+
+    def _py_random(self, *args):
+        """math.random([m [, n]]) on Redis' rand48, with Lua 5.1's argument rules."""
+        r = self._rand.random()
+        n = len(args)
+        if n == 0:
+            return r
+        if n == 1:
+            u = _check_int(args[0], 1, "random")
+            if u < 1:
+                raise _Raise(b"bad argument #1 to 'random' (interval is empty)", where=True)
+            return float(math.floor(r * u) + 1)
+        if n == 2:
+            low = _check_int(args[0], 1, "random")
+            high = _check_int(args[1], 2, "random")
+            if low > high:
+                raise _Raise(b"bad argument #2 to 'random' (interval is empty)", where=True)
+            return float(math.floor(r * (high - low + 1)) + low)
+        raise _Raise(b"wrong number of arguments", where=True)
+
+    def _py_seed(self, *args):
+        """math.randomseed(n)."""
+        self._rand.seed(_check_int(args[0] if args else None, 1, "randomseed"))
 
     def _call(self, run, argv):
         if not argv:
@@ -751,7 +788,7 @@ class LuaEngine(object):
             raise _Raise(b"ERR " + NOT_ALLOWED.encode())
         server = self.server
         if run is not None:
-            if run.read_only and (spec.write or "may_replicate" in flags):
+            if run.read_only and (spec.write or spec.fullname in MAY_REPLICATE):
                 raise _Raise(b"ERR " + WRITE_IN_RO.encode())
             if spec.write and not run.wrote:
                 if server.master_host is not None and server.replica_read_only \
@@ -1001,7 +1038,33 @@ class LuaEngine(object):
 
 
 class _Raise(Exception):
-    """An error a C{redis} library function raises in Lua: C{args[0]} is the {err=} text (bytes)."""
+    """An error a C{redis} library function raises in Lua: C{args[0]} is the {err=} text (bytes).
+
+    With C{where}, the text is a Lua argument error that gets the script's
+    position in front (C{user_script:1: ...}), as luaL_argerror's do.
+    """
+
+    def __init__(self, message, where=False):
+        Exception.__init__(self, message)
+        self.where = where
+
+
+def _check_int(value, n, fname):
+    """Lua 5.1's luaL_checkint: a number (or numeric string) as an integer."""
+    t = type(value)
+    if t is bytes:
+        try:
+            value = float(value)
+        except ValueError:
+            raise _Raise(b"bad argument #%d to '%s' (number expected, got string)" % (n, fname.encode()),
+                         where=True)
+    elif t is bool or value is None or t not in (int, float):
+        got = {bool: b"boolean", type(None): b"no value" if value is None else b"nil"}.get(t, b"table")
+        raise _Raise(b"bad argument #%d to '%s' (number expected, got %s)" % (n, fname.encode(), got),
+                     where=True)
+    if value != value or value in (math.inf, -math.inf):
+        return 0
+    return int(value)
 
 
 class _BigNumber(bytes):

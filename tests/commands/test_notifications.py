@@ -354,7 +354,7 @@ def test_hash_commands(events, flags):
 SET_SCRIPT = [
     "SADD s a b c", "SADD s a", "SREM s a zz", "SREM s zz", "SREM nos a", "SPOP s", "SPOP s 5",
     "SADD s 1", "SPOP s", "SADD s a b c d", "SPOP s 0", "SPOP nos", "SPOP nos 2", "SADD t a",
-    "SMOVE s t x", "SMOVE t t a", "SMOVE t u a", "SADD s1 a b", "SADD s2 b c",
+    "SMOVE s t x", "SMOVE t t a", "SMOVE t u a", "SADD s1 1 2", "SADD s2 2 3",
     "SINTERSTORE d s1 s2", "SINTERSTORE d s1 nos", "SINTERSTORE d s1 nos", "SUNIONSTORE d s1 s2",
     "SDIFFSTORE d s1 s2", "SDIFFSTORE d s1 s1", "SDIFFSTORE d s1 s1", "SMEMBERS nos",
     "SISMEMBER nos a", "SCARD nos", "SINTER nos s1", "SINTER nos n2", "SUNION nos n2 s1",

@@ -167,6 +167,8 @@ class RedisServerProtocol(Client, Protocol):
         # written; with every reply muted nothing is ever written and Redis
         # leaves the connection open (and unread), so sonic does the same.
         if self.close_after_reply and not self._closed and (replied or self.transport_pending()):
+            if self.server.hold_replies and replied:
+                return  # closed once the held replies are out (Server.release_replies)
             self.transport.loseConnection()
 
     def transport_pending(self):
@@ -203,8 +205,22 @@ class RedisServerProtocol(Client, Protocol):
     # -- output ---------------------------------------------------------------
 
     def _send(self, data):
-        """Write C{data}, straight to the socket when nothing is queued before it."""
-        self.server.stat_net_output += len(data)
+        """Write C{data}, straight to the socket when nothing is queued before it.
+
+        With appendfsync always, while the AOF holds writes not yet on disk,
+        replies wait in the server's queue (L{Server.release_replies}).
+        """
+        server = self.server
+        server.stat_net_output += len(data)
+        if server.hold_replies:
+            server.held_replies.append((self, data))
+            return
+        self.send_now(data)
+
+    def send_now(self, data):
+        """Write C{data} now (L{_send} without the AOF's hold)."""
+        if self._closed:
+            return
         t = self.transport
         if (self._fast_write and not t._tempDataBuffer and not t.dataBuffer
                 and t.connected and not t.disconnecting and not t._writeDisconnected):

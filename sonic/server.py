@@ -115,6 +115,10 @@ class Server(object):
         #: The append-only file (sonic.persistence.aof); files open only with appendonly yes.
         from sonic.persistence.aof import AppendOnly
         self.aof = AppendOnly(self)
+        #: appendfsync always: replies wait in held_replies until the AOF
+        #: writes of the reactor turn are on disk (sonic.persistence.aof).
+        self.hold_replies = False
+        self.held_replies = []
         self._mem_checked = 0.0
         self._mem_used = 0
 
@@ -143,6 +147,16 @@ class Server(object):
         from sonic.replication.master import too_few_replicas
         self.min_replicas_refuse = too_few_replicas(self)
         self.update_guards()
+
+    def release_replies(self):
+        """The AOF's fsync is done: send the held replies in order (and close who asked to)."""
+        held, self.held_replies = self.held_replies, []
+        self.hold_replies = False
+        for client, data in held:
+            client.send_now(data)
+        for client, _ in held:
+            if client.close_after_reply and not client._processing:
+                client.close()
 
     def next_client_id(self):
         """A new client id (monotonic, from 1, as in Redis)."""

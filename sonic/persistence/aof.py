@@ -15,9 +15,10 @@ directory and C{redis-check-aof dir/appendonly.aof.manifest} accepts ours:
     units); this module is one of the propagator's listeners.
 
 Durability (C{appendfsync}):
-  - C{always}: each unit is written and fdatasync'ed inside the listener,
-    i.e. while the command runs, before the protocol sends any reply of
-    the read batch: no write is acknowledged before it is on disk.
+  - C{always}: the units of a reactor turn are written and fdatasync'ed
+    at the end of the turn, and every reply of that turn is held until
+    then (group commit, as Redis holds replies until beforeSleep's
+    flushAppendOnlyFile): no write is acknowledged before it is on disk.
   - C{everysec}: each unit is written (os.write, into the page cache)
     before the reply; once a second, if something was written, fdatasync
     runs in the reactor's thread pool (Redis' bio thread), never in the
@@ -640,44 +641,57 @@ class AppendOnly(object):
             prop.listeners.remove(self.feed)
 
     def feed(self, data):
-        """A unit of the write stream (a propagator listener): append it, fsync per policy.
+        """A unit of the write stream (a propagator listener): buffer it for the end of the turn.
 
-        always: written and fdatasync'ed now, inside the command, so its reply
-        (sent after the command) never precedes the disk.  everysec/no: kept
-        in a buffer written out at the end of the reactor turn (one write()
-        for every command of the turn, as Redis writes its aof_buf in
-        beforeSleep), or at once past 1 MB.
+        Every unit of a reactor turn goes out in one write() at the end of
+        the turn (as Redis writes its aof_buf in beforeSleep), or at once
+        past 1 MB.  With C{always}, the replies of the turn are held
+        (C{server.hold_replies}, see L{sonic.protocol}) until that write has
+        been fdatasync'ed: one fsync covers every client's writes of the turn
+        (Redis' group commit), and no write is acknowledged before it is on
+        disk.  With everysec/no the replies go out at once.
         """
         if self.fd is None:
             return
-        if self.config.appendfsync == "always":
-            if self.buf:
-                self.flush_buffer()
-            self._write(data)
-            self.fsync(self.fd)
-            self.fsyncs += 1
-            return
         self.buf.append(data)
         self.buf_size += len(data)
+        if self.config.appendfsync == "always":
+            self.server.hold_replies = True
         if self.buf_size > 1 << 20:
-            self.flush_buffer()
-        elif self.flush_call is None:
+            self._write_buffer()
+        if self.flush_call is None:
             self.flush_call = self.server.clock.callLater(0, self.flush_buffer)
 
     def flush_buffer(self):
-        """Write the buffered units (end of the reactor turn)."""
+        """The end of the reactor turn: write the buffered units; with always, fsync and release the replies."""
         call, self.flush_call = self.flush_call, None
         if call is not None and call.active():
             call.cancel()
+        self._write_buffer()
+        server = self.server
+        if server.hold_replies:
+            if self.fd is not None:
+                try:
+                    self.fsync(self.fd)
+                    self.fsyncs += 1
+                except OSError as e:
+                    # Redis exits here: acknowledging would lie about durability.
+                    log.critical("Can't recover from AOF fsync error when the AOF fsync policy"
+                                 " is 'always' ({e}). Exiting...", e=e.strerror)
+                    os._exit(1)
+            server.release_replies()
+
+    def _write_buffer(self):
         if not self.buf or self.fd is None:
             self.buf = []
             self.buf_size = 0
             return
-        data = b"".join(self.buf)
+        data = b"".join(self.buf) if len(self.buf) > 1 else self.buf[0]
         self.buf = []
         self.buf_size = 0
         self._write(data)
-        self.dirty = True
+        if not self.server.hold_replies:
+            self.dirty = True
 
     def _write(self, data):
         try:

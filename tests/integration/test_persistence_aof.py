@@ -47,7 +47,7 @@ def wait_port(port, proc, timeout=20.0):
 class Proc(object):
     """A sonic (or redis-server) process on a free port in C{directory}."""
 
-    def __init__(self, directory, *args, redis_server=False):
+    def __init__(self, directory, *args, redis_server=False, wait_loaded=True):
         self.port = free_port()
         self.dir = directory
         if redis_server:
@@ -60,6 +60,20 @@ class Proc(object):
                                      stderr=subprocess.STDOUT)
         wait_port(self.port, self.proc)
         self.client = redis.Redis(port=self.port)
+        if wait_loaded:
+            self.wait_loaded()
+
+    def wait_loaded(self, timeout=60.0):
+        """Wait until the dataset is loaded (the server answers -LOADING until then)."""
+        raw = RawClient(self.port)
+        deadline = time.time() + timeout
+        try:
+            while raw.call("PING").startswith(b"-LOADING"):
+                if time.time() > deadline:
+                    raise AssertionError("still loading after %.0f s" % timeout)
+                time.sleep(0.01)
+        finally:
+            raw.sock.close()
 
     def kill(self):
         if self.proc.poll() is None:
@@ -279,7 +293,7 @@ def test_clients_get_loading_while_a_big_aof_replays(workdir):
             f.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$3\r\nval\r\n" % (len(key), key))
     with open(os.path.join(adir, "appendonly.aof.manifest"), "wb") as f:
         f.write(b"file appendonly.aof.1.incr.aof seq 1 type i\n")
-    p = Proc(workdir, "--appendonly", "yes")
+    p = Proc(workdir, "--appendonly", "yes", wait_loaded=False)
     try:
         # A raw socket: redis-py retries BusyLoadingError by itself.
         raw = RawClient(p.port)

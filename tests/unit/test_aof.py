@@ -6,7 +6,7 @@ import pytest
 
 from sonic.persistence.aof import AofError, Manifest, parse_commands, _Short, _Bad
 from sonic.replication.propagate import encode_command
-from tests.helpers import Client, call, make_server
+from tests.helpers import Client, call, connect, make_server
 
 
 @pytest.fixture(autouse=True)
@@ -118,15 +118,36 @@ def test_everysec_writes_at_the_end_of_the_turn():
     assert os.path.getsize(name) > size
 
 
-def test_fsync_always_per_write():
-    """appendfsync always fsyncs inside each write command, before its reply exists."""
+def test_fsync_always_group_commit_holds_replies_until_on_disk():
+    """appendfsync always: the replies of a reactor turn wait until one fsync has put every write of the turn on disk."""
     server = aof_server(appendfsync="always")
-    c = Client(server)
-    before = server.aof.fsync.calls
-    call(c, "SET", "a", "1")
-    assert server.aof.fsync.calls == before + 1
-    call(c, "GET", "a")
-    assert server.aof.fsync.calls == before + 1
+    fsyncs = server.aof.fsync
+    (p1, t1), (p2, t2), (p3, t3) = connect(server), connect(server), connect(server)
+    before = fsyncs.calls
+    p1.dataReceived(b"SET a 1\r\nSET b 2\r\n")
+    p2.dataReceived(b"INCR n\r\n")
+    p3.dataReceived(b"GET a\r\n")
+    assert (t1.value(), t2.value(), t3.value()) == (b"", b"", b"")  # nothing acknowledged yet
+    assert fsyncs.calls == before
+    with open(os.path.join("appendonlydir", server.aof.manifest.incrs[-1][0]), "rb") as f:
+        assert b"INCR" not in f.read()
+    server.clock.advance(0)  # the end of the turn: one write, one fsync, then the replies
+    assert fsyncs.calls == before + 1
+    assert (t1.value(), t2.value(), t3.value()) == (b"+OK\r\n+OK\r\n", b":1\r\n", b"$1\r\n1\r\n")
+    assert b"INCR" in incr_bytes(server)
+    # A turn without writes holds nothing and fsyncs nothing.
+    p3.dataReceived(b"GET b\r\n")
+    assert t3.value().endswith(b"$1\r\n2\r\n") and fsyncs.calls == before + 1
+
+
+def test_fsync_always_quit_after_write_closes_after_the_reply():
+    """A client that writes then QUITs under appendfsync always gets both replies, then the connection closes."""
+    server = aof_server(appendfsync="always")
+    p, t = connect(server)
+    p.dataReceived(b"SET a 1\r\nQUIT\r\n")
+    assert t.value() == b"" and not t.disconnecting
+    server.clock.advance(0)
+    assert t.value() == b"+OK\r\n+OK\r\n" and t.disconnecting
 
 
 def test_fsync_everysec_in_background_once_a_second():

@@ -342,7 +342,7 @@ class SonicService(service.MultiService):
         from sonic.persistence import snapshot
         config = self.config
         background = not config.replicaof and hasattr(self.reactor, "running")
-        aof_dir = os.path.isdir(config.appenddirname)  # after _chdir: relative to dir
+        aof_dir = self.server.aof.exists()  # after _chdir: relative to dir
         if background and config.appendonly and aof_dir:
             # The AOF replays a slice per reactor turn while clients get -LOADING.
             d = self.server.aof.load_in_background()

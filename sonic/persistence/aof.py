@@ -406,6 +406,7 @@ class AppendOnly(object):
         """The loading work as a generator: yields None between slices, or a Deferred to wait for."""
         self.loaded = 0
         mpath = self.path(self.manifest_name)
+        self.upgrade_old_style()
         if not os.path.exists(mpath):
             return
         with open(mpath, "r") as f:
@@ -465,6 +466,31 @@ class AppendOnly(object):
         self.current_size = self.base_size = total
         self.loaded = sum(len(db) for db in self.server.store.dbs)
         log.info("DB loaded from append only file: {s:.3f} seconds", s=time.time() - started)
+
+    def exists(self):
+        """Whether there is an AOF to load: the directory, or a pre-7.0 single file."""
+        return (os.path.isdir(self.dirname)
+                or os.path.isfile(self.config.appendfilename))
+
+    def upgrade_old_style(self):
+        """A pre-7.0 C{appendonly.aof} in C{dir} and no manifest: make it the base of a new directory.
+
+        As Redis 7.0's aofUpgradePrepare: the manifest (the old file as the
+        base, seq 1) is written first, then the file is moved into the
+        directory, so a crash in between leaves a state either server loads.
+        """
+        old = self.config.appendfilename
+        mpath = self.path(self.manifest_name)
+        if os.path.exists(mpath) or not os.path.isfile(old):
+            return False
+        os.makedirs(self.dirname, exist_ok=True)
+        with open(old, "rb") as f:
+            rdb = f.read(5) == b"REDIS"
+        self._write_manifest(Manifest((old, 1, rdb), []))
+        os.replace(old, self.path(old))
+        _fsync_dir(self.dirname)
+        log.info("Successfully migrated an old-style AOF into the AOF directory")
+        return True
 
     def _load_rdb(self, path, buf):
         import io

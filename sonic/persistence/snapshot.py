@@ -489,8 +489,7 @@ def load_at_startup(server):
     config = server.config
     aof = getattr(server, "aof", None)
     if getattr(config, "appendonly", False) and aof is not None:
-        directory = getattr(config, "appenddirname", "appendonlydir")
-        if os.path.isdir(directory):
+        if aof.exists():
             return aof.load()
     try:
         return load_rdb(server)

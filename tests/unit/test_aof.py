@@ -412,3 +412,37 @@ def test_background_load_failure_fires_errback():
     assert len(failures) == 1 and failures[0].check(AofError)
     assert name in str(failures[0].value) and "offset %d" % size in str(failures[0].value)
     assert not server2.loading
+
+
+def test_pre_7_single_file_aof_is_upgraded(in_tmp):
+    """A pre-7.0 appendonly.aof (no directory) is loaded and moved into appendonlydir as the base, as Redis 7.0 upgrades it."""
+    with open("appendonly.aof", "wb") as f:
+        f.write(encode_command([b"SELECT", b"0"]) + encode_command([b"SET", b"old", b"1"])
+                + encode_command([b"RPUSH", b"l", b"a", b"b"]))
+    server = make_server(appendonly=True)
+    assert server.aof.exists()
+    server.aof.open()
+    assert not os.path.exists("appendonly.aof")
+    assert os.path.exists(os.path.join("appendonlydir", "appendonly.aof"))
+    with open(os.path.join("appendonlydir", "appendonly.aof.manifest")) as f:
+        text = f.read()
+    assert text == ("file appendonly.aof seq 1 type b\n"
+                    "file appendonly.aof.1.incr.aof seq 1 type i\n")
+    c = Client(server)
+    assert call(c, "GET", "old") == b"1"
+    call(c, "SET", "new", "2")
+    server2 = reload(server)
+    c2 = Client(server2)
+    assert (call(c2, "GET", "old"), call(c2, "GET", "new"), call(c2, "LLEN", "l")) == (b"1", b"2", 2)
+
+
+def test_pre_7_single_file_with_rdb_preamble_is_upgraded(in_tmp):
+    """An old appendonly.aof that starts with an RDB preamble loads as an RDB base after the upgrade."""
+    donor = make_server()
+    call(Client(donor), "SET", "from-rdb", "x")
+    from sonic.persistence.snapshot import get
+    get(donor).save_sync("appendonly.aof")
+    server = make_server(appendonly=True)
+    assert server.aof.load() == 1
+    assert call(Client(server), "GET", "from-rdb") == b"x"
+    assert os.path.exists(os.path.join("appendonlydir", "appendonly.aof"))

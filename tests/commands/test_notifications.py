@@ -599,3 +599,60 @@ def test_config_override_given_as_letters():
     assert call(client, "CONFIG", "GET", "notify-keyspace-events") == {"notify-keyspace-events": "lKE"}
     call(client, "RPUSH", "l", "x")
     assert server.pubsub.published == [(b"__keyspace@0__:l", b"rpush"), (b"__keyevent@0__:rpush", b"l")]
+
+
+# -- a seeded mix of every type's commands on three keys ----------------------------------------
+
+def _mix(seed, count):
+    """C{count} commands on keys a, b, c of every type (so WRONGTYPE, emptied keys and TTLs meet)."""
+    import random
+    rnd = random.Random(seed)
+
+    def k():
+        return rnd.choice("abc")
+
+    def m():
+        return rnd.choice(["x", "y", "z", "1", "2"])
+
+    makers = [
+        lambda: "SET %s %s" % (k(), m()), lambda: "SET %s %s PX %d" % (k(), m(), rnd.choice([1, 100000])),
+        lambda: "GET %s" % k(), lambda: "DEL %s %s" % (k(), k()), lambda: "INCR %s" % k(),
+        lambda: "APPEND %s %s" % (k(), m()), lambda: "GETDEL %s" % k(), lambda: "GETEX %s PERSIST" % k(),
+        lambda: "EXPIRE %s %s" % (k(), rnd.choice(["-1", "0", "100"])), lambda: "PERSIST %s" % k(),
+        lambda: "RENAME %s %s" % (k(), k()), lambda: "RENAMENX %s %s" % (k(), k()),
+        lambda: "COPY %s %s REPLACE" % (k(), k()), lambda: "LPUSH %s %s %s" % (k(), m(), m()),
+        lambda: "RPOP %s" % k(), lambda: "LMOVE %s %s LEFT RIGHT" % (k(), k()), lambda: "LREM %s 0 %s" % (k(), m()),
+        lambda: "LTRIM %s 1 -1" % k(), lambda: "LRANGE %s 0 -1" % k(), lambda: "HSET %s %s %s" % (k(), m(), m()),
+        lambda: "HDEL %s %s" % (k(), m()), lambda: "HINCRBY %s %s 1" % (k(), m()), lambda: "HGETALL %s" % k(),
+        lambda: "SADD %s %s" % (k(), m()), lambda: "SREM %s %s" % (k(), m()),
+        lambda: "SMOVE %s %s %s" % (k(), k(), m()), lambda: "SINTERSTORE %s %s %s" % (k(), k(), k()),
+        lambda: "SUNIONSTORE %s %s %s" % (k(), k(), k()), lambda: "SDIFFSTORE %s %s %s" % (k(), k(), k()),
+        lambda: "SCARD %s" % k(), lambda: "ZADD %s %d %s" % (k(), rnd.randint(-1, 5), m()),
+        lambda: "ZINCRBY %s 1 %s" % (k(), m()), lambda: "ZREM %s %s" % (k(), m()), lambda: "ZPOPMIN %s" % k(),
+        lambda: "ZUNIONSTORE %s 2 %s %s" % (k(), k(), k()), lambda: "ZRANGESTORE %s %s 0 1" % (k(), k()),
+        lambda: "ZREMRANGEBYRANK %s 0 0" % k(), lambda: "EXISTS %s %s" % (k(), k()), lambda: "TYPE %s" % k(),
+        lambda: "SORT %s STORE %s" % (k(), k()), lambda: "LPOP %s 2" % k(), lambda: "GETSET %s %s" % (k(), m()),
+        lambda: "MSET %s 1 %s 2" % (k(), k()), lambda: "SETRANGE %s 1 %s" % (k(), m()),
+        lambda: "INCRBYFLOAT %s 1.5" % k(), lambda: "HINCRBYFLOAT %s %s 1.5" % (k(), m()),
+        lambda: "LINSERT %s BEFORE %s %s" % (k(), m(), m()), lambda: "LSET %s 0 %s" % (k(), m()),
+        lambda: "ZADD %s INCR 1 %s" % (k(), m()), lambda: "MOVE %s 1" % k(),
+        lambda: "ZMPOP 2 %s %s MAX COUNT 2" % (k(), k()), lambda: "LMPOP 2 %s %s LEFT COUNT 2" % (k(), k()),
+    ]
+    return [rnd.choice(makers)() for _ in range(count)]
+
+
+@pytest.mark.parametrize("flags,seed", [("KEAnm", 1), ("KEAnm", 2), ("Kl$gxn", 3), ("Ezhm", 4)])
+def test_random_command_mix(events, flags, seed):
+    """A seeded mix of 250 commands over three keys sends exactly Redis' messages (timers off)."""
+    pair = events(flags)
+    pair.call("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    try:
+        for cmd in _mix(seed, 250):
+            pair.check(cmd)
+            if cmd.endswith(" PX 1"):
+                time.sleep(0.005)  # past its TTL on both servers before the next command
+    finally:
+        pair.call("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+        pair.call("SELECT", "1")
+        pair.call("FLUSHDB")
+        pair.call("SELECT", "0")

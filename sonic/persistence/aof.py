@@ -51,7 +51,7 @@ import time
 from twisted.application import service
 from twisted.logger import Logger
 
-from sonic.replication.master import FullSync, _in_thread, write_snapshot
+from sonic.replication.master import FullSync, _in_thread, own_shard, write_snapshot
 
 __all__ = ["AofError", "Manifest", "AppendOnly", "AofService", "parse_commands"]
 
@@ -234,6 +234,7 @@ def _aof_form(server, snap, now):
             continue
         yield encode_command([b"SELECT", b"%d" % dbnum])
         for s in shards:
+            own_shard(s)  # the walk yields: the live dicts may change meanwhile
             for key, value in s[0].items():
                 deadline = s[1].get(key) if s[1] else None
                 if deadline is not None and deadline < now:

@@ -125,6 +125,27 @@ def test_bgsave_is_written_in_slices_as_a_point_in_time_snapshot(server, tmp_pat
     assert server.propagator is None
 
 
+def test_bgsave_copies_shards_lazily_and_stays_exact(server, tmp_path, monkeypatch):
+    """BGSAVE starts without copying the keyspace: a shard is copied when a write is about to touch it, or a keyless write (FLUSHDB) copies them all."""
+    monkeypatch.setattr(master_mod, "SLICE_SECONDS", 0)
+    c = Client(server)
+    for i in range(2000):
+        call(c, "SET", "k%d" % i, "v")
+    assert call(c, "BGSAVE") == b"Background saving started"
+    job = snapshot.get(server).bgsave_job
+    shards = job.snap[0]
+    assert all(s[3] is not None for s in shards)  # nothing copied at the start
+    idx = server.store.dbs[0].shard(b"k7").index
+    call(c, "SET", "k7", "changed")
+    assert shards[idx][3] is None and sum(s[3] is None for s in shards) == 1
+    call(c, "FLUSHDB")
+    assert all(s[3] is None for s in shards)
+    call(c, "SET", "after", "x")
+    finish(server)
+    data = read_rdb(str(tmp_path / "dump.rdb"))
+    assert len(data) == 2000 and data[b"k7"][1] == b"v" and b"after" not in data
+
+
 def test_save_points_fire_once_enough_changes_and_seconds(server, tmp_path):
     """A `save 10 2` point starts a BGSAVE once 2 changes are older than 10 seconds, not before."""
     server.config.apply("save", ["10", "2"], runtime=True)

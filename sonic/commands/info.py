@@ -173,8 +173,8 @@ def _persistence(server):
     return [
         ("loading", 1 if server.loading else 0),
         ("async_loading", 0),
-        ("current_cow_peak", 0),
-        ("current_cow_size", 0),
+        ("current_cow_peak", _cow_now(server)),
+        ("current_cow_size", _cow_now(server)),
         ("current_cow_size_age", 0),
         ("current_fork_perc", "0.00"),
         ("current_save_keys_processed", 0),
@@ -187,7 +187,7 @@ def _persistence(server):
         ("rdb_current_bgsave_time_sec",
          int(time.time() - job.wall_start) if job is not None else -1),
         ("rdb_saves", snaps.saves if snaps is not None else 0),
-        ("rdb_last_cow_size", 0),
+        ("rdb_last_cow_size", snaps.last_cow_size if snaps is not None else 0),
         ("rdb_last_load_keys_expired", snaps.loaded_expired if snaps is not None else 0),
         ("rdb_last_load_keys_loaded", snaps.loaded_keys if snaps is not None else 0),
     ] + _aof(aof) + _loading(server)
@@ -197,6 +197,15 @@ def _aof(aof):
     """The aof_* rows: the AOF's own (sonic.persistence.aof), or a disabled AOF's."""
     if aof is not None and hasattr(aof, "info_fields"):
         return aof.info_fields()
+def _cow_now(server):
+    """Bytes copied so far by the running BGSAVE or AOF rewrite (copy-on-write, sonic.replication.master)."""
+    snaps = getattr(server, "snapshots", None)
+    job = snaps.bgsave_job if snaps is not None else None
+    aof = getattr(server, "aof", None)
+    rewrite = getattr(aof, "rewrite", None)
+    return sum(getattr(j, "cow_bytes", 0) for j in (job, rewrite) if j is not None)
+
+
     return [
         ("aof_enabled", 0),
         ("aof_rewrite_in_progress", 0),

@@ -304,6 +304,7 @@ class AppendOnly(object):
         self.last_rewrite_time = -1
         self.last_rewrite_status = "ok"
         self.rewrites = 0
+        self.last_cow_size = 0      # INFO aof_last_cow_size (FullSync.cow_bytes of the last rewrite)
         self.consecutive_failures = 0
         self.last_write_status = "ok"
         self.fsyncs = 0
@@ -921,6 +922,7 @@ class AppendOnly(object):
         self.last_rewrite_status = "ok"
         self.consecutive_failures = 0
         self.rewrites += 1
+        self.last_cow_size = snap.cow_bytes
         self._turning_on = False
         log.info("Background AOF rewrite finished successfully")
 
@@ -1000,7 +1002,7 @@ class AppendOnly(object):
             ("aof_rewrites", self.rewrites),
             ("aof_rewrites_consecutive_failures", self.consecutive_failures),
             ("aof_last_write_status", self.last_write_status),
-            ("aof_last_cow_size", 0),
+            ("aof_last_cow_size", self.last_cow_size),
             ("module_fork_in_progress", 0),
             ("module_fork_last_cow_size", 0),
         ]

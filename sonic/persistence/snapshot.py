@@ -119,6 +119,7 @@ class Snapshots(object):
         self.last_ok = True
         self.last_try = 0.0
         self.last_seconds = -1
+        self.last_cow_size = 0     # INFO rdb_last_cow_size (see FullSync.cow_bytes)
         self.saves = 0
         self.scheduled = False
         self.loaded_keys = 0
@@ -293,6 +294,7 @@ class Snapshots(object):
         self._drop_cow()
         server = self.server
         self.last_seconds = int(time.time() - job.wall_start)
+        self.last_cow_size = job.cow_bytes
         if ok:
             server.dirty_at_save = job.dirty
             server.lastsave = int(job.wall_start)
@@ -384,8 +386,11 @@ def _reason(error):
 # -- loading ---------------------------------------------------------------------------
 
 
-def _entries(server, path, progress):
-    """The entries of the file at C{path}, logging progress every 2 seconds."""
+def _entries(server, path, progress, functions=None):
+    """The entries of the file at C{path}, logging progress every 2 seconds.
+
+    The file's function library codes are added to the list C{functions} at the end.
+    """
     size = os.path.getsize(path)
     parser = RdbParser()
     done = 0
@@ -408,6 +413,8 @@ def _entries(server, path, progress):
                          perc=perc, done=done, size=size, eta=eta)
         for entry in parser.close():
             yield entry
+    if functions is not None:
+        functions.extend(parser.functions)
 
 
 def load_rdb(server, path=None):
@@ -424,7 +431,9 @@ def load_rdb(server, path=None):
     snaps = get(server)
     started = time.monotonic()
     now_ms = int(server.clock.seconds() * 1000)
-    built = build_keyspace(server, _entries(server, path, [0]), now_ms)
+    codes = []
+    built = build_keyspace(server, _entries(server, path, [0], codes), now_ms)
+    built.functions = codes
     install_keyspace(server, built)
     snaps.loaded_keys = built.keys
     snaps.loaded_expired = built.expired
@@ -460,7 +469,10 @@ def load_in_background(server, path=None):
              path=path, size=total)
 
     def build():
-        return build_keyspace(server, _entries(server, path, progress), now_ms)
+        codes = []
+        built = build_keyspace(server, _entries(server, path, progress, codes), now_ms)
+        built.functions = codes
+        return built
 
     def install(built):
         install_keyspace(server, built)

@@ -69,6 +69,7 @@ C{repl_promoted()} (drop our replicas so they learn the new replid).
 import io
 import os
 import struct
+import sys
 import time
 from collections import deque
 
@@ -278,6 +279,10 @@ class FullSync(object):
         self.streamed = 0
         self.now_ms = int(server.clock.seconds() * 1000)
         self.snap = []
+        #: Bytes copied because writes came while the snapshot was written
+        #: (shards and collections): sonic's copy-on-write size, what Redis
+        #: reports as the pages its fork child copied (INFO *_cow_size).
+        self.cow_bytes = 0
         for db in server.store.dbs:
             self.snap.append([[sh.data, sh.expires, False, sh] for sh in db.shards])
         self.call = None
@@ -299,7 +304,7 @@ class FullSync(object):
             # A write without keys (FLUSHDB, SWAPDB, DEBUG...) may touch any shard.
             for shards in self.snap:
                 for s in shards:
-                    own_shard(s)
+                    self.cow_bytes += own_shard(s)
             return
         from sonic.rdb.keyspace import entry_of
         from sonic.rdb import Entry
@@ -311,7 +316,7 @@ class FullSync(object):
                 s = shards[idx]
                 if s[2]:
                     continue
-                own_shard(s)
+                self.cow_bytes += own_shard(s)
                 data, expires = s[0], s[1]
                 value = data.get(key)
                 if value is None or type(value) in _IMMUTABLE or type(value) is Entry:
@@ -321,6 +326,8 @@ class FullSync(object):
                 if live is not value and client.db.shard(key).data.get(key) is not value:
                     continue
                 data[key] = entry_of(self.server, dbnum, key, value, expires.get(key))
+                usage = getattr(value, "memory_usage", None)
+                self.cow_bytes += usage() if usage is not None else sys.getsizeof(value)
 
     def start(self):
         self.call = self.server.clock.callLater(0, self._step)
@@ -375,11 +382,13 @@ class FullSync(object):
 
 
 def own_shard(s):
-    """Give snapshot entry C{s} its own copy of its shard's dicts, if it still shares the live ones."""
-    if s[3] is not None:
-        s[3] = None
-        s[0] = s[0].copy()
-        s[1] = s[1].copy()
+    """Give snapshot entry C{s} its own copy of its shard's dicts if it still shares the live ones; the bytes copied."""
+    if s[3] is None:
+        return 0
+    s[3] = None
+    s[0] = s[0].copy()
+    s[1] = s[1].copy()
+    return sys.getsizeof(s[0]) + sys.getsizeof(s[1])
 
 
 def write_snapshot(server, snap, out, now, aux, inline=False):

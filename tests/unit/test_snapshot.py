@@ -126,7 +126,7 @@ def test_bgsave_is_written_in_slices_as_a_point_in_time_snapshot(server, tmp_pat
 
 
 def test_bgsave_copies_shards_lazily_and_stays_exact(server, tmp_path, monkeypatch):
-    """BGSAVE starts without copying the keyspace: a shard is copied when a write is about to touch it, or a keyless write (FLUSHDB) copies them all."""
+    """BGSAVE starts without copying the keyspace: a shard is copied when a write is about to touch it, a keyless write (FLUSHDB) copies them all, and INFO's cow sizes count those bytes."""
     monkeypatch.setattr(master_mod, "SLICE_SECONDS", 0)
     c = Client(server)
     for i in range(2000):
@@ -135,15 +135,21 @@ def test_bgsave_copies_shards_lazily_and_stays_exact(server, tmp_path, monkeypat
     job = snapshot.get(server).bgsave_job
     shards = job.snap[0]
     assert all(s[3] is not None for s in shards)  # nothing copied at the start
+    assert info_field(c, "current_cow_size") == "0"
     idx = server.store.dbs[0].shard(b"k7").index
     call(c, "SET", "k7", "changed")
     assert shards[idx][3] is None and sum(s[3] is None for s in shards) == 1
+    one_shard = int(info_field(c, "current_cow_size"))
+    assert one_shard > 0 and info_field(c, "current_cow_peak") == str(one_shard)
     call(c, "FLUSHDB")
     assert all(s[3] is None for s in shards)
     call(c, "SET", "after", "x")
     finish(server)
     data = read_rdb(str(tmp_path / "dump.rdb"))
     assert len(data) == 2000 and data[b"k7"][1] == b"v" and b"after" not in data
+    # INFO: the bytes copied because of writes (Redis: the pages its child copied).
+    assert int(info_field(c, "rdb_last_cow_size")) > one_shard
+    assert info_field(c, "current_cow_size") == "0"
 
 
 def test_save_points_fire_once_enough_changes_and_seconds(server, tmp_path):

@@ -14,7 +14,7 @@ from twisted.logger import Logger
 from sonic import errors
 from sonic.errors import CommandError
 from sonic.registry import TABLE
-from sonic.resp import QUEUED, Error
+from sonic.resp import QUEUED, Error, Raw, encode
 
 __all__ = ["Client", "execute", "run_transaction"]
 
@@ -82,6 +82,9 @@ class Client(object):
     no_block = False
     #: Pushes sent to a bare client (no protocol): tests read them here.
     pushes = None
+    #: Pushes to this client made by its own commands inside EXEC (the
+    #: protocol collects them; run_transaction puts them in EXEC's array).
+    exec_pushes = None
 
     # Overridden by the protocol; defaults keep the dispatcher usable alone.
     def push(self, value):
@@ -313,9 +316,16 @@ def run_transaction(client):
     try:
         for spec, argv in queued:
             try:
-                results.append(call(client, spec, argv))
+                reply = call(client, spec, argv)
             except CommandError as e:
-                results.append(Error(e.message))
+                reply = Error(e.message)
+            if client.exec_pushes:
+                # Pushes to ourselves (we published to a channel we listen
+                # to) sit inside EXEC's array before this reply, uncounted,
+                # as Redis' output buffer has them.
+                reply = Raw(b"".join(client.exec_pushes) + encode(reply, client.resp))
+                client.exec_pushes = None
+            results.append(reply)
     finally:
         client.multi = None
         client.last_cmd = "exec"

@@ -210,6 +210,13 @@ class RedisServerProtocol(Client, Protocol):
         With appendfsync always, while the AOF holds writes not yet on disk,
         replies wait in the server's queue (L{Server.release_replies}).
         """
+        if self._push_buf is not None:
+            # Messages queued earlier this reactor turn go first, as in
+            # Redis' one output buffer.
+            buf = self._push_buf
+            self._push_buf = None
+            buf.append(data)
+            data = b"".join(buf)
         server = self.server
         server.stat_net_output += len(data)
         if server.hold_replies:
@@ -280,6 +287,42 @@ class RedisServerProtocol(Client, Protocol):
             self.drop()
 
     _dropped = False
+    _push_buf = None
+
+    def push_later(self, data):
+        """Queue out-of-band bytes (pub/sub messages) until the end of this reactor turn.
+
+        Redis writes a client's output once per event-loop turn; batching a
+        turn's messages costs one send per subscriber, not one per message
+        (L{sonic.pubsub.PubSub.flush} calls L{flush_pushes}).  A message
+        our own command causes goes with its replies (L{push_raw}).
+        """
+        if self._processing:
+            self.push_raw(data)
+            return
+        buf = self._push_buf
+        if buf is None:
+            if self._closed or self._dropped:
+                return
+            self._push_buf = [data]
+            self.server.pubsub.pending(self)
+        else:
+            buf.append(data)
+
+    def flush_pushes(self):
+        """Write the queued messages, then hold the client to client-output-buffer-limit."""
+        buf = self._push_buf
+        if buf is None:
+            return
+        self._push_buf = None
+        if self._closed or self._dropped:
+            return
+        self._send(b"".join(buf) if len(buf) > 1 else buf[0])
+        t = self.transport
+        if self._fast_write and not t.dataBuffer and not t._tempDataBuffer:
+            return  # the socket took it all
+        if self.server.pubsub.limits.over(self, self.output_pending()):
+            self.drop()
 
     def output_pending(self):
         """Bytes written to this client that the transport still holds."""

@@ -11,10 +11,12 @@ C{sub=}/C{psub=} and INFO count them).
 Delivery (L{PubSub.publish}) is what Redis' pubsubPublishMessage does:
 channel subscribers first, then every pattern that matches, each receiver
 counted once per subscription.  A message is encoded once per protocol
-version and written to each receiver as it is (C{client.push_raw}); the
-receiver alone is then checked against C{client-output-buffer-limit}
-(L{OutputLimits}), so a subscriber that never reads is disconnected instead
-of making the server's memory grow, and publishing stays cheap.
+version and queued on each receiver (C{client.push_later}); at the end of
+the reactor turn (L{PubSub.flush}, Redis' write-before-sleep) each receiver
+gets one write for all its messages of the turn and is then checked, alone,
+against C{client-output-buffer-limit} (L{OutputLimits}), so a subscriber
+that never reads is disconnected instead of making the server's memory
+grow, and publishing stays cheap.
 """
 
 from twisted.logger import Logger
@@ -39,16 +41,23 @@ def subscribed(client):
     return bool(client.channels or client.patterns or client.shard_channels)
 
 
-def _deliver(client, frames, kind, words):
-    """Send one message to C{client}: pre-encoded per RESP version when possible."""
-    data = frames.get(client.resp)
-    if data is None:
-        data = frames[client.resp] = _frame(kind, words, client.resp)
-    push_raw = getattr(client, "push_raw", None)
-    if push_raw is not None:
-        push_raw(data)
-    else:
-        client.push(Push([kind] + list(words)))
+def _deliver(clients, kind, words):
+    """Send one message to each of C{clients}, encoded once per RESP version.
+
+    Protocol clients queue it until the end of the reactor turn
+    (C{push_later}); bare clients (tests) get a L{Push} value.
+    """
+    frames = {}
+    for client in clients:
+        push_later = getattr(client, "push_later", None)
+        if push_later is None:
+            client.push(Push([kind] + list(words)))
+            continue
+        resp = client.resp
+        data = frames.get(resp)
+        if data is None:
+            data = frames[resp] = _frame(kind, words, resp)
+        push_later(data)
 
 
 class PubSub(object):
@@ -67,6 +76,24 @@ class PubSub(object):
         self.shard_channels = {}
         self.limits = OutputLimits(server)
         server.disconnect_hooks.append(self.unsubscribe_all)
+        self._pending = []
+        self._flush_call = None
+
+    # -- batching a reactor turn's messages -------------------------------------------
+
+    def pending(self, client):
+        """C{client} queued messages (C{push_later}): flush them at the end of this reactor turn."""
+        self._pending.append(client)
+        if self._flush_call is None:
+            self._flush_call = self.server.clock.callLater(0, self.flush)
+
+    def flush(self):
+        """Write every client's queued messages (Redis' handleClientsWithPendingWrites)."""
+        self._flush_call = None
+        pending = self._pending
+        self._pending = []
+        for client in pending:
+            client.flush_pushes()
 
     # -- publishing ---------------------------------------------------------------
 
@@ -75,20 +102,15 @@ class PubSub(object):
         receivers = 0
         subs = self.channels.get(channel)
         if subs:
-            frames = {}
-            words = (channel, message)
-            for client in list(subs):
-                _deliver(client, frames, b"message", words)
-                receivers += 1
+            clients = list(subs)
+            _deliver(clients, b"message", (channel, message))
+            receivers = len(clients)
         if self.patterns:
-            for pattern, clients in list(self.patterns.items()):
-                if not compile_pattern(pattern).match(channel):
-                    continue
-                frames = {}
-                words = (pattern, channel, message)
-                for client in list(clients):
-                    _deliver(client, frames, b"pmessage", words)
-                    receivers += 1
+            for pattern, subs in list(self.patterns.items()):
+                if compile_pattern(pattern).match(channel):
+                    clients = list(subs)
+                    _deliver(clients, b"pmessage", (pattern, channel, message))
+                    receivers += len(clients)
         return receivers
 
     def spublish(self, channel, message):
@@ -96,11 +118,8 @@ class PubSub(object):
         subs = self.shard_channels.get(channel)
         if not subs:
             return 0
-        frames = {}
-        words = (channel, message)
         clients = list(subs)
-        for client in clients:
-            _deliver(client, frames, b"smessage", words)
+        _deliver(clients, b"smessage", (channel, message))
         return len(clients)
 
     # -- subscribing ----------------------------------------------------------------

@@ -183,6 +183,17 @@ def test_multi_with_subscribe(pair):
     s("EXEC")
 
 
+@pytest.mark.parametrize("resp3", [False, True])
+def test_self_publish_inside_exec(pair, resp3):
+    """A message to ourselves inside EXEC sits in EXEC's array before PUBLISH's reply, uncounted, as in Redis."""
+    s = pair(resp3)
+    s("MULTI")
+    s("SUBSCRIBE", "ps:ex")
+    s("PUBLISH", "ps:ex", "x")
+    s("EXEC", frames=2)
+    s("PING")
+
+
 def test_client_reply_off_keeps_pushes(pair):
     """CLIENT REPLY OFF mutes replies, not (un)subscribe confirmations or messages."""
     s = pair()
@@ -332,6 +343,40 @@ def test_info_pubsub_counts(sonic_port):
 
 # -- unit: the registry, delivery and the output buffer limit ------------------------------------------
 
+def publish(server, channel, message):
+    """Publish, then end the reactor turn so queued messages are written."""
+    n = server.pubsub.publish(channel, message)
+    server.clock.advance(0)
+    return n
+
+
+def test_unit_messages_written_at_end_of_turn():
+    """A turn's messages to a subscriber wait for the end of the reactor turn, then go out in order."""
+    server = make_server()
+    proto, transport = connect(server)
+    proto.dataReceived(encode_command(("SUBSCRIBE", "c")))
+    transport.clear()
+    server.pubsub.publish(b"c", b"1")
+    server.pubsub.publish(b"c", b"2")
+    assert transport.value() == b""
+    server.clock.advance(0)
+    assert transport.value() == (b"*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\n1\r\n"
+                                 b"*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\n2\r\n")
+
+
+def test_unit_queued_messages_precede_later_replies():
+    """A reply sent while messages are queued goes after them (one output stream, as in Redis)."""
+    server = make_server()
+    proto, transport = connect(server)
+    proto.dataReceived(encode_command(("HELLO", "3")) + encode_command(("SUBSCRIBE", "c")))
+    transport.clear()
+    server.pubsub.publish(b"c", b"m")
+    proto.dataReceived(encode_command(("PING",)))
+    assert transport.value() == b">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n+PONG\r\n"
+    server.clock.advance(0)
+    assert transport.value().endswith(b"+PONG\r\n")
+
+
 def test_unit_publish_counts_and_order():
     """publish() returns channel plus pattern receivers and delivers channel messages first."""
     server = make_server()
@@ -384,7 +429,7 @@ def test_unit_protocol_pushes_encoded_per_resp():
         proto.dataReceived(encode_command(("SUBSCRIBE", "c")))
     t2.clear()
     t3.clear()
-    server.pubsub.publish(b"c", b"m")
+    publish(server, b"c", b"m")
     assert t2.value() == b"*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n"
     assert t3.value() == b">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n"
 
@@ -397,9 +442,9 @@ def test_unit_hard_limit_disconnects_subscriber():
     proto.dataReceived(encode_command(("SUBSCRIBE", "c")))
     transport.clear()
     for _ in range(9):  # 111 bytes each: 999 pending
-        server.pubsub.publish(b"c", b"x" * 80)
+        publish(server, b"c", b"x" * 80)
     assert not transport.disconnecting
-    server.pubsub.publish(b"c", b"x" * 80)
+    publish(server, b"c", b"x" * 80)
     assert transport.disconnecting
     assert server.pubsub.publish(b"c", b"x") == 0
 
@@ -410,12 +455,12 @@ def test_unit_soft_limit_needs_its_seconds():
     server.config.apply("client-output-buffer-limit", ["pubsub", "0", "500", "10"])
     proto, transport = connect(server)
     proto.dataReceived(encode_command(("SUBSCRIBE", "c")))
-    server.pubsub.publish(b"c", b"x" * 600)
+    publish(server, b"c", b"x" * 600)
     server.clock.advance(10)
-    server.pubsub.publish(b"c", b"x")
+    publish(server, b"c", b"x")
     assert not transport.disconnecting
     server.clock.advance(1)
-    server.pubsub.publish(b"c", b"x")
+    publish(server, b"c", b"x")
     assert transport.disconnecting
 
 
@@ -425,11 +470,11 @@ def test_unit_soft_limit_timer_resets_below():
     server.config.apply("client-output-buffer-limit", ["pubsub", "0", "500", "10"])
     proto, transport = connect(server)
     proto.dataReceived(encode_command(("SUBSCRIBE", "c")))
-    server.pubsub.publish(b"c", b"x" * 600)
+    publish(server, b"c", b"x" * 600)
     transport.clear()  # the client read everything
     server.clock.advance(20)
-    server.pubsub.publish(b"c", b"x")
-    server.pubsub.publish(b"c", b"x" * 600)
+    publish(server, b"c", b"x")
+    publish(server, b"c", b"x" * 600)
     assert not transport.disconnecting
 
 

@@ -277,7 +277,12 @@ class RedisServerProtocol(Client, Protocol):
         if self._closed or self._dropped:
             return
         if self._processing:
-            self._out.append(data)
+            if self.multi is not None:  # inside EXEC (see run_transaction)
+                if self.exec_pushes is None:
+                    self.exec_pushes = []
+                self.exec_pushes.append(data)
+            else:
+                self._out.append(data)
             return
         self._send(data)
         t = self.transport

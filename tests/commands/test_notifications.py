@@ -656,3 +656,15 @@ def test_random_command_mix(events, flags, seed):
         pair.call("SELECT", "1")
         pair.call("FLUSHDB")
         pair.call("SELECT", "0")
+
+
+def test_debug_set_active_expire_stops_and_restarts_the_timers():
+    """DEBUG SET-ACTIVE-EXPIRE 0 leaves keys past their TTL for lazy expiry; 1 lets the timers reap them."""
+    server, client = _server("Ex")
+    assert call(client, "DEBUG", "SET-ACTIVE-EXPIRE", "0") == b"OK"
+    call(client, "SET", "k", "v", "PX", "100")
+    server.clock.advance(0.2)
+    assert server.pubsub.published == [] and server.store.dbs[0].shard(b"k").data
+    assert call(client, "DEBUG", "SET-ACTIVE-EXPIRE", "1") == b"OK"
+    server.clock.advance(0.01)
+    assert server.pubsub.published == [(b"__keyevent@0__:expired", b"k")]

@@ -372,6 +372,8 @@ class AppendOnly(object):
         server.loading = True
         server.loading_progress = (time.time(), 0, [0])
         server.update_guards()
+        from sonic.persistence.snapshot import log_loading_progress
+        log_loading_progress(server)
 
         def finish():
             self.loading = None

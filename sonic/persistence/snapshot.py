@@ -465,6 +465,7 @@ def load_in_background(server, path=None):
     server.loading = True
     server.loading_progress = (time.time(), total, progress)
     server.update_guards()
+    log_loading_progress(server)
     log.info("Loading {path} ({size} bytes) in the background; clients get -LOADING meanwhile",
              path=path, size=total)
 
@@ -494,6 +495,31 @@ def load_in_background(server, path=None):
     d.addCallback(install)
     d.addBoth(done)
     return d
+
+
+#: Seconds between two "Loading..." log lines while a dataset loads.
+PROGRESS_LOG_SECONDS = 2.0
+
+
+def log_loading_progress(server, interval=None):
+    """While C{server.loading}, log the loading progress every C{interval} seconds (RDB and AOF)."""
+    interval = PROGRESS_LOG_SECONDS if interval is None else interval
+
+    def tick():
+        progress = getattr(server, "loading_progress", None)
+        if not server.loading or progress is None:
+            return
+        start, total, done = progress
+        loaded = done[0]
+        if total:
+            elapsed = time.time() - start
+            eta = elapsed * (total - loaded) / loaded if loaded else 0.0
+            log.info("Loading the dataset: {perc:.1f}% ({loaded} of {total} bytes,"
+                     " {elapsed:.1f} s, about {eta:.0f} s left)", perc=100.0 * loaded / total,
+                     loaded=loaded, total=total, elapsed=elapsed, eta=eta)
+        server.clock.callLater(interval, tick)
+
+    server.clock.callLater(interval, tick)
 
 
 def load_at_startup(server):

@@ -292,3 +292,35 @@ def test_in_process_servers_never_save_by_themselves(tmp_path, monkeypatch):
     call(c, "SET", "a", "1")
     call(c, "SHUTDOWN")
     assert os.listdir(tmp_path) == []
+
+
+def test_loading_logs_its_progress_every_two_seconds(server):
+    """While a dataset loads, a progress line (percent, bytes, time left) is logged every two seconds until loading ends."""
+    from twisted.logger import formatEvent, globalLogPublisher
+    lines = []
+
+    def observer(event):
+        if event.get("log_namespace") == "sonic":
+            lines.append(formatEvent(event))
+
+    globalLogPublisher.addObserver(observer)
+    try:
+        done = [0]
+        server.loading = True
+        server.loading_progress = (0.0, 1000, done)
+        snapshot.log_loading_progress(server)
+        server.clock.advance(1.9)
+        assert not [l for l in lines if "Loading the dataset" in l]
+        done[0] = 250
+        server.clock.advance(0.2)
+        done[0] = 500
+        server.clock.advance(2.0)
+        progress = [l for l in lines if "Loading the dataset" in l]
+        assert len(progress) == 2
+        assert progress[0].startswith("Loading the dataset: 25.0% (250 of 1000 bytes")
+        assert progress[1].startswith("Loading the dataset: 50.0% (500 of 1000 bytes")
+        server.loading = False
+        server.clock.advance(10)
+        assert len([l for l in lines if "Loading the dataset" in l]) == 2
+    finally:
+        globalLogPublisher.removeObserver(observer)

@@ -38,23 +38,22 @@ class Conn(object):
     def send(self, *commands):
         """Send commands (tuples of words) in one write, without reading."""
         for c in commands:
-            if c[0].upper() == "SUBSCRIBE":
+            if c[0].upper() in ("SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE"):
                 self.subscribed = True  # RESP2: only PING may be used to sync now
         self.raw.send_raw(b"".join(encode_command(list(c)) for c in commands))
 
     def read(self):
         """All bytes received until the reply of an ECHO (PING when subscribed) sent now."""
         token = b"sync-%d" % next(_tokens)
-        if self.subscribed:
-            self.raw.send_raw(encode_command([b"PING", token]))
-            marker = b"*2\r\n$4\r\npong\r\n$%d\r\n%s\r\n" % (len(token), token)
-        else:
-            self.raw.send_raw(encode_command([b"ECHO", token]))
-            marker = b"$%d\r\n%s\r\n" % (len(token), token)
+        bulk = b"$%d\r\n%s\r\n" % (len(token), token)
+        # PING's subscribed-context form, or ECHO's (PING's once no subscription is left).
+        markers = (b"*2\r\n$4\r\npong\r\n" + bulk, bulk)
+        self.raw.send_raw(encode_command([b"PING" if self.subscribed else b"ECHO", token]))
         out = []
         while True:
             frame = self.raw.read_reply()
-            if frame == marker:
+            if frame in markers:
+                self.subscribed = frame == markers[0]
                 return b"".join(out)
             out.append(frame)
 
@@ -723,3 +722,23 @@ def test_unit_disconnected_redirect_target_is_broken():
     call(w, "SET", "k", "1")
     assert _pushes(a) == [b">2\r\n$21\r\ntracking-redir-broken\r\n:%d\r\n" % r.id]
     assert call(a, "CLIENT", "TRACKINGINFO")["flags"] == [b"on", b"broken_redirect"]
+
+
+def test_redirect_target_subscribed_to_anything(both):
+    """A RESP2 redirect target gets the messages while it has any subscription (shard channels, patterns)."""
+    def scenario(s):
+        w, a = s.conn(), s.conn()
+        out = []
+        for subscribe, unsubscribe in ((("SSUBSCRIBE", "sh"), ("SUNSUBSCRIBE",)),
+                                       (("PSUBSCRIBE", "x*"), ("PUNSUBSCRIBE",))):
+            r = s.conn()
+            out.append(r.run(subscribe))
+            a.run(("CLIENT", "TRACKING", "on", "redirect", str(r.id)), ("GET", "k"))
+            w.run(("SET", "k", "1"))
+            out.append(r.read())
+            out.append(r.run(unsubscribe))
+            a.run(("GET", "k"))
+            w.run(("SET", "k", "2"))
+            out.append(r.read())
+        return out
+    both(scenario)

@@ -291,15 +291,19 @@ class OutputLimits(object):
         """Check C{client} and, over a limit, log it as Redis does and return True."""
         if not self.check(client, pending):
             return False
-        log.info("Client {info} scheduled to be closed ASAP for overcoming of output buffer limits.",
+        log.warn("Client {info} scheduled to be closed ASAP for overcoming of output buffer limits.",
                  info=_client_info(client))
         return True
 
 
 def _client_info(client):
+    """CLIENT INFO's line for the log, as Redis' catClientInfoString."""
     try:
-        from sonic.commands.clients import client_info
-        return client_info(client)
+        from sonic.commands.clients import client_info_string
+        info = client_info_string(client)
+        if isinstance(info, bytes):
+            info = info.decode("utf-8", "replace")
+        return info.strip()
     except Exception:
         return "id=%d addr=%s" % (client.id, client.addr)
 

@@ -39,6 +39,8 @@ L{load_libraries}).
 import struct
 import time
 
+from twisted.logger import Logger
+
 from sonic import errors
 from sonic.errors import CommandError
 from sonic.glob import stringmatch
@@ -50,6 +52,8 @@ from sonic.resp import OK, RSet, Status, split_args
 from sonic.util import string2ll
 
 __all__ = ["Functions", "get_functions", "dump_libraries", "load_libraries"]
+
+log = Logger(namespace="sonic.functions")
 
 #: Redis' LOAD_TIMEOUT_MS for the code run while a library loads.
 LOAD_TIMEOUT = 0.5
@@ -433,6 +437,14 @@ class Functions(object):
         if self.running() is None:
             self._engine = None
 
+    def rdb_records(self, compress=True):
+        """The FUNCTION2 records of the libraries, as a snapshot writes them after its AUX fields."""
+        out = bytearray()
+        for lib in self.libraries.values():
+            out.append(OP_FUNCTION2)
+            out += encode_string(lib.code, compress)
+        return bytes(out)
+
     def function_count(self):
         return sum(len(lib.functions) for lib in self.libraries.values())
 
@@ -478,13 +490,9 @@ def dump_libraries(server):
 def rdb_records(server, compress=True):
     """The FUNCTION2 records a snapshot writes after its AUX fields (bytes)."""
     f = getattr(server, "functions", None)
-    if f is None or not f.libraries:
+    if f is None:
         return b""
-    out = bytearray()
-    for lib in f.libraries.values():
-        out.append(OP_FUNCTION2)
-        out += encode_string(lib.code, compress)
-    return bytes(out)
+    return f.rdb_records(compress)
 
 
 def _payload_codes(payload):
@@ -509,12 +517,24 @@ def _payload_codes(payload):
     return codes
 
 
-def load_libraries(server, codes, replace=True):
-    """Load library codes read from an RDB file (FUNCTION2 records); errors raise CommandError."""
-    f = get_functions(server)
+def load_libraries(server, codes):
+    """Make the libraries those of an RDB file just loaded (its FUNCTION2 codes).
+
+    The libraries there replace the current ones, as when Redis loads a
+    file or a full sync.  A library that fails to load is logged and left
+    out (Redis would refuse the whole file).
+    """
+    f = getattr(server, "functions", None)
+    if f is None:
+        if not codes:
+            return
+        f = get_functions(server)
+    f.flush()
     for code in codes:
-        lib = f.create(code, replace=replace, timeout=False)
-        f.link(lib)
+        try:
+            f.link(f.create(bytes(code), replace=True, timeout=False))
+        except CommandError as e:
+            log.warn("Skipped a function library of the RDB file: {err}", err=e.message)
 
 
 # ---------------------------------------------------------------------------

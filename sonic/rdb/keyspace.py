@@ -203,6 +203,7 @@ class BuiltKeyspace(object):
         self.keys = 0
         self.expired = 0
         self.compressed = [0, 0, 0]  # keys, raw bytes, stored bytes
+        self.functions = None  # the file's function library codes (FUNCTION2), if read
 
 
 def build_keyspace(server, entries, now_ms, master=None):
@@ -227,6 +228,7 @@ def build_keyspace(server, entries, now_ms, master=None):
     finally:
         if enabled:
             gc.enable()
+    built.functions = getattr(entries, "functions", None)
     return built
 
 
@@ -273,6 +275,10 @@ def install_keyspace(server, built):
     set to what the new values hold.
     """
     store = server.store
+    # Redis empties the old data first (emptyData): tracking clients get the
+    # null invalidation of a flush (a replica's full sync...).
+    from sonic.tracking import flushed as tracking_flushed
+    tracking_flushed(server)
     for db, data, expires in zip(store.dbs, built.data, built.expires):
         db.touch_all_watched()
         for sh, d, e in zip(db.shards, data, expires):
@@ -288,6 +294,10 @@ def install_keyspace(server, built):
     comp = server.compressor
     comp.reset()
     comp.compressed_keys, comp.raw_bytes, comp.stored_bytes = built.compressed
+    if built.functions is not None:
+        # The file's function libraries replace the current ones (Lua runs here, on the reactor).
+        from sonic.commands.functions import load_libraries
+        load_libraries(server, built.functions)
 
 
 def load_entries(server, entries, now_ms, master=None):
@@ -324,6 +334,10 @@ def write_steps(server, writer, now_ms=None, aux=(), step=10000):
         now_ms = int(store.clock.seconds() * 1000)
     writer.header()
     writer.redis_aux(now_ms // 1000, server.used_memory(), aux)
+    functions = getattr(server, "functions", None)
+    if functions is not None:
+        # FUNCTION2 records come after the AUX fields, as in Redis' files.
+        writer.buf += functions.rdb_records(writer.compress)
     keys = 0
     next_yield = step
     put_string = writer.string

@@ -99,8 +99,10 @@ def _command(*words):
     return b"".join(out)
 
 
-def parse_rdb_file(f):
+def parse_rdb_file(f, functions=None):
     """Parse the RDB payload in C{f} (read from the start): its list of entries.
+
+    The payload's function library codes are added to the list C{functions}.
 
     Keys of types sonic lacks (streams, modules) are skipped with a warning:
     refusing the payload would leave the replica resyncing forever.
@@ -109,6 +111,8 @@ def parse_rdb_file(f):
     f.seek(0)
     reader = iter_rdb(f, skip_unsupported=True)
     entries = list(reader)
+    if functions is not None:
+        functions.extend(reader.functions)
     if reader.skipped:
         log.warn("Skipped {n} keys of types sonic does not support in the master's payload",
                  n=reader.skipped)
@@ -122,7 +126,10 @@ def build_keyspace(server, f, now_ms):
     its master's DELs).
     """
     from sonic.rdb import keyspace
-    return keyspace.build_keyspace(server, parse_rdb_file(f), now_ms, master=False)
+    functions = []
+    built = keyspace.build_keyspace(server, parse_rdb_file(f, functions), now_ms, master=False)
+    built.functions = functions  # the master's libraries replace ours (install_keyspace)
+    return built
 
 
 def install_keyspace(server, built):

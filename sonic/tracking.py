@@ -402,6 +402,10 @@ class Tracking(object):
         """The held messages as bytes for C{client} itself; others' are sent now."""
         pending = self.pending
         self.pending = []
+        call = self._pending_call
+        if call is not None:
+            self._pending_call = None
+            call.cancel()
         own = []
         for target, payload in pending:
             st = target.tracking

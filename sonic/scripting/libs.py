@@ -15,7 +15,14 @@ conversion of any number to 32 bits (the C{2^52+2^51} trick) and struct's
 Errors name the caller's line the way C{luaL_error} does (C{error(msg, 2)}
 from the entry function), and argument errors use the name the function was
 called by (C{bad argument #1 to 'encode'}), found with C{debug.getinfo} kept
-in an upvalue at load time (scripts themselves get no C{debug}).
+in an upvalue at load time (scripts themselves get no C{debug}).  One
+difference remains: these are Lua functions, so in a tail call
+(C{return cjson.decode(x)}) Lua drops the script's frame and an error there
+carries no C{user_script:N:} prefix (and argument errors fall back to the
+field name), where Redis' C functions keep the caller's frame.
+
+Speed: plain Lua, so about 8 times slower than Redis' C for big documents
+(decoding 7.7 KB of JSON takes about 2.6 ms against 0.3 ms in redis-server).
 
 Use: C{install_libs(lua)} runs the chunk in a runtime, sets the globals
 C{cjson}, C{cmsgpack}, C{bit} and C{struct}, and returns the four tables in a
@@ -422,9 +429,9 @@ for i = 0, 31 do
   if not ESCAPES[c] then ESCAPES[c] = format("\\u%04x", i) end
 end
 
-local TOKEN_NAMES = {
-  ["{"] = "T_OBJ_BEGIN", ["}"] = "T_OBJ_END", ["["] = "T_ARR_BEGIN", ["]"] = "T_ARR_END",
-  [","] = "T_COMMA", [":"] = "T_COLON",
+local TOKEN_BY_BYTE = {
+  [123] = "T_OBJ_BEGIN", [125] = "T_OBJ_END", [91] = "T_ARR_BEGIN", [93] = "T_ARR_END",
+  [44] = "T_COMMA", [58] = "T_COLON",
 }
 local ESC_DECODE = {
   ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n", r = "\r", t = "\t",
@@ -552,7 +559,8 @@ local function make_cjson()
   function encode_value(v, out, n, depth)
     local t = type(v)
     if t == "string" then
-      n = n + 1; out[n] = '"' .. gsub(v, '[%c"\\/]', ESCAPES) .. '"'
+      if find(v, '[%c"\\/]') then v = gsub(v, '[%c"\\/]', ESCAPES) end
+      n = n + 1; out[n] = '"' .. v .. '"'
     elseif t == "number" then
       n = n + 1; out[n] = fmtnum(v)
     elseif t == "boolean" then
@@ -581,7 +589,8 @@ local function make_cjson()
           if kt == "number" then
             n = n + 1; out[n] = '"' .. fmtnum(k) .. '":'
           elseif kt == "string" then
-            n = n + 1; out[n] = '"' .. gsub(k, '[%c"\\/]', ESCAPES) .. '":'
+            if find(k, '[%c"\\/]') then k = gsub(k, '[%c"\\/]', ESCAPES) end
+            n = n + 1; out[n] = '"' .. k .. '":'
           else
             fail("Cannot serialise " .. kt .. ": table key must be a number or string")
           end
@@ -618,21 +627,29 @@ local function make_cjson()
 
   -- Returns kind, value, index (the token's 1-based start).
   local function token()
-    local _, e = find(s, "^[ \t\n\r]*", pos)
-    pos = e + 1
+    local b = byte(s, pos)
+    if b == 32 or b == 9 or b == 10 or b == 13 then
+      local _, e = find(s, "^[ \t\n\r]*", pos)
+      pos = e + 1
+      b = byte(s, pos)
+    end
     local i = pos
-    local c = sub(s, i, i)
-    if c == "" then return "T_END", nil, i end
-    local simple = TOKEN_NAMES[c]
+    if b == nil then return "T_END", nil, i end
+    local simple = TOKEN_BY_BYTE[b]
     if simple then pos = i + 1; return simple, nil, i end
-    if c == '"' then
+    if b == 34 then  -- '"'
+      local q = find(s, '["\\]', i + 1)
+      if q and byte(s, q) == 34 then  -- no escapes: one piece
+        pos = q + 1
+        return "T_STRING", sub(s, i + 1, q - 1), i
+      end
       local parts, np = {}, 0
       local j = i + 1
       while true do
-        local q = find(s, '["\\]', j)
+        q = find(s, '["\\]', j)
         if not q then return "T_ERROR", "unexpected end of string", #s + 1 end
         if q > j then np = np + 1; parts[np] = sub(s, j, q - 1) end
-        if sub(s, q, q) == '"' then
+        if byte(s, q) == 34 then
           pos = q + 1
           return "T_STRING", concat(parts), i
         end
@@ -664,9 +681,18 @@ local function make_cjson()
         end
       end
     end
-    if c == "-" or (c >= "0" and c <= "9") then
+    if b == 45 or (b >= 48 and b <= 57) then  -- '-' or a digit
       if cfg.invalid_decode == 0 and is_invalid_number(s, i) then
         return "T_ERROR", "invalid number", i
+      end
+      -- the common case, an integer strtod reads whole: tonumber agrees
+      local _, e = find(s, "^%-?%d+", i)
+      if e then
+        local nb = byte(s, e + 1)
+        if nb ~= 46 and nb ~= 101 and nb ~= 69 and nb ~= 120 and nb ~= 88 then
+          pos = e + 1
+          return "T_NUMBER", tonumber(sub(s, i, e)), i
+        end
       end
       local v, e = strtod(s, i)
       if not v then return "T_ERROR", "invalid number", i end

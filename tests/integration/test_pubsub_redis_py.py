@@ -176,3 +176,28 @@ def test_slow_subscriber_disconnected_with_bounded_rss():
         pub.close()
     finally:
         stop(proc)
+
+
+def test_publish_reaches_replica_subscribers():
+    """PUBLISH on a master is propagated, so a subscriber of its replica receives the message (Redis 7.0)."""
+    master, mport, _ = start_sonic()
+    replica, rport, _ = start_sonic()
+    try:
+        r = redis.Redis(port=rport)
+        r.execute_command("REPLICAOF", "127.0.0.1", str(mport))
+        deadline = time.time() + 10
+        while r.info("replication").get("master_link_status") != "up" and time.time() < deadline:
+            time.sleep(0.05)
+        ps = r.pubsub()
+        ps.subscribe("it:repl")
+        ps.get_message(timeout=2)
+        m = redis.Redis(port=mport)
+        assert m.publish("it:repl", "across") == 0  # no subscriber on the master itself
+        got = _wait_message(ps)
+        assert got is not None and got["data"] == b"across"
+        ps.close()
+        r.close()
+        m.close()
+    finally:
+        stop(replica)
+        stop(master)

@@ -10,13 +10,16 @@ two fields of each line.
 
 import time
 
-from sonic import errors
+from sonic import errors, monitor
 from sonic.commands.args import to_int
 from sonic.errors import CommandError
 from sonic.registry import command
-from sonic.resp import OK, RSet, Status, Verbatim
+from sonic.resp import OK, Raw, RSet, Status, Verbatim
 
 __all__ = ["validate_name", "client_type", "client_info_string"]
+
+#: Redis' reply chunk (PROTO_REPLY_CHUNK_BYTES): obl's fixed buffer and oll's blocks.
+REPLY_CHUNK = 16 * 1024
 
 NAME_ERROR = "ERR Client names cannot contain spaces, newlines or special characters."
 
@@ -96,7 +99,7 @@ def client_type(c):
     if "S" in flags:
         return "replica"
     sub = _subscriptions(c)
-    if "P" in flags or sub[0] or sub[1]:
+    if "P" in flags or sub[0] or sub[1] or sub[2]:
         return "pubsub"
     return "normal"
 
@@ -115,15 +118,20 @@ def _flags(c, sub):
     for letter in "OSM":
         if letter in own:
             out.append(letter)
-    if "P" in own or sub[0] or sub[1]:
+    if "P" in own or sub[0] or sub[1] or sub[2]:
         out.append("P")
     if c.multi is not None:
         out.append("x")
-    if c.blocked is not None and c.blocked.keys is not None:  # not a parked MIGRATE
-        out.append("b")
-    for letter in "tRB":
-        if letter in own:
-            out.append(letter)
+    blocked = c.blocked
+    if blocked is not None and (blocked.keys is not None or blocked.command == POSTPONED):
+        out.append("b")  # blocked, or postponed by CLIENT PAUSE; not a parked MIGRATE
+    tracking = getattr(c, "tracking", None)
+    if "t" in own or tracking is not None:
+        out.append("t")
+    if "R" in own or getattr(tracking, "broken", False):
+        out.append("R")
+    if "B" in own or getattr(tracking, "bcast", False):
+        out.append("B")
     if c.dirty_cas:
         out.append("d")
     if c.close_after_reply:
@@ -144,24 +152,52 @@ def _text(value):
     return value
 
 
-def client_info_string(c, now=None):
-    """One line of CLIENT LIST for client C{c} (without the newline)."""
+def _resp_size(argv):
+    """Bytes of C{argv} as a multibulk request (what Redis still holds in the query buffer)."""
+    size = 3 + len(str(len(argv)))
+    for a in argv:
+        size += 5 + len(str(len(a))) + len(a)
+    return size
+
+
+def output_pending(c):
+    """Reply bytes written but not yet taken by the socket (the transport's buffers)."""
+    transport = getattr(c, "transport", None)
+    if transport is None:
+        return 0
+    return (sum(len(b) for b in getattr(transport, "_tempDataBuffer", ()) or ())
+            + len(getattr(transport, "dataBuffer", b"") or b""))
+
+
+def client_info_string(c, now=None, current=None):
+    """One line of CLIENT LIST for client C{c} (without the newline).
+
+    C{current} is the client running CLIENT LIST/INFO: as in Redis, its
+    command still counts in its query buffer (qbuf) and argv-mem, while an
+    idle client's are 0.  Pending output maps onto Redis' reply buffers: the
+    first 16 KB are C{obl} (the fixed buffer), the rest C{omem} in C{oll}
+    blocks of 16 KB.
+    """
     if now is None:
         now = time.time()
     sub = _subscriptions(c)
     parser = getattr(c, "parser", None)
     qbuf = parser.pending() if parser is not None else 0
-    transport = getattr(c, "transport", None)
-    obl = 0
-    if transport is not None:
-        obl = (sum(len(b) for b in getattr(transport, "_tempDataBuffer", ()) or ())
-               + len(getattr(transport, "dataBuffer", b"") or b""))
-    argv_mem = sum(len(a) for a in c.argv)
+    argv_mem = 0
+    if c is current:
+        qbuf += _resp_size(c.argv)
+        argv_mem = sum(len(a) for a in c.argv)
+    pending = output_pending(c)
+    obl = min(pending, REPLY_CHUNK)
+    omem = pending - obl
+    oll = -(-omem // REPLY_CHUNK)
     multi_mem = 0
     if c.multi:
         multi_mem = sum(sum(len(a) for a in argv) for _, argv in c.multi)
     rbs = max(16384, qbuf)
-    tot_mem = 16384 + rbs + qbuf + argv_mem + multi_mem + obl
+    tot_mem = 16384 + rbs + qbuf + argv_mem + multi_mem + pending
+    tracking = getattr(c, "tracking", None)
+    redir = -1 if tracking is None else getattr(tracking, "redirect", 0)
     fields = [
         ("id", c.id),
         ("addr", c.addr),
@@ -183,13 +219,13 @@ def client_info_string(c, now=None):
         ("rbs", rbs),
         ("rbp", rbs),
         ("obl", obl),
-        ("oll", 0),
-        ("omem", 0),
+        ("oll", oll),
+        ("omem", omem),
         ("tot-mem", tot_mem),
-        ("events", "rw" if obl else "r"),
+        ("events", "rw" if pending else "r"),
         ("cmd", c.last_cmd),
         ("user", c.user),
-        ("redir", -1),
+        ("redir", redir),
         ("resp", c.resp),
         ("lib-name", _text(c.lib_name)),
         ("lib-ver", _text(c.lib_ver)),
@@ -197,9 +233,9 @@ def client_info_string(c, now=None):
     return " ".join("%s=%s" % kv for kv in fields)
 
 
-def _listing(clients):
+def _listing(clients, current=None):
     now = time.time()
-    text = "".join(client_info_string(c, now) + "\n" for c in clients)
+    text = "".join(client_info_string(c, now, current) + "\n" for c in clients)
     return Verbatim(text.encode("utf-8", "surrogateescape"))
 
 
@@ -248,7 +284,7 @@ def client_setinfo(client, attr, value):
 @command("client|info")
 def client_info(client):
     """CLIENT INFO"""
-    return _listing([client])
+    return _listing([client], client)
 
 
 @command("client|list")
@@ -256,13 +292,13 @@ def client_list(client, *args):
     """CLIENT LIST [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]"""
     clients = client.server.clients
     if not args:
-        return _listing(list(clients.values()))
+        return _listing(list(clients.values()), client)
     opt = args[0].lower()
     if opt == b"type" and len(args) == 2:
         kind = TYPES.get(args[1].lower())
         if kind is None:
             raise CommandError("ERR Unknown client type '%s'" % args[1].decode("utf-8", "replace"))
-        return _listing([c for c in clients.values() if client_type(c) == kind])
+        return _listing([c for c in clients.values() if client_type(c) == kind], client)
     if opt == b"id" and len(args) > 1:
         found = []
         for word in args[1:]:
@@ -270,7 +306,7 @@ def client_list(client, *args):
             c = clients.get(cid)
             if c is not None:
                 found.append(c)
-        return _listing(found)
+        return _listing(found, client)
     raise CommandError(errors.SYNTAX)
 
 
@@ -387,27 +423,148 @@ def _bad_subcommand(client):
                         % client.argv[1].decode("utf-8", "replace"))
 
 
+class Pause(object):
+    """CLIENT PAUSE: the pause in force (Redis' pauseClients) and the commands it holds.
+
+    While a pause holds, the dispatcher sends every command through its
+    checked path (C{server.gate_all}) and asks L{holds}; a held command's
+    client is parked (its pipeline waits, CLIENT LIST flags it C{b}) and the
+    command runs, in arrival order, when the pause ends: at its deadline or
+    on CLIENT UNPAUSE.  ALL holds every command of every client but replicas
+    and the master link (CLIENT UNPAUSE included, as in Redis); WRITE holds
+    commands flagged write or may_replicate (EVAL, PUBLISH, EXPIRE...) and an
+    EXEC whose queue has one.  A new pause keeps the stricter mode and the
+    later deadline.
+
+    @ivar mode: C{"write"} or C{"all"}.
+    @ivar end: the deadline (seconds on the server's clock).
+    """
+
+    def __init__(self, server):
+        self.server = server
+        self.mode = None
+        self.end = 0.0
+        self.timer = None
+        self.held = []
+
+    def pause(self, mode, ms):
+        """Start or extend the pause."""
+        server = self.server
+        clock = server.clock
+        end = clock.seconds() + ms / 1000.0
+        if self.mode != "all":
+            self.mode = mode
+        if end > self.end or self.timer is None:
+            self.end = max(end, self.end)
+            if self.timer is not None and self.timer.active():
+                self.timer.cancel()
+            self.timer = clock.callLater(max(0.0, self.end - clock.seconds()), self.unpause)
+        server.paused = self
+        server.update_guards()
+
+    def holds(self, client, spec):
+        """Whether C{client}'s command C{spec} must wait for the pause to end."""
+        flags = client.flags
+        if "S" in flags or "M" in flags:
+            return False
+        if self.mode == "all":
+            return True
+        if spec.write or "may_replicate" in spec.flags:
+            return True
+        if spec.fullname == "exec" and client.multi:
+            return any(s.write or "may_replicate" in s.flags for s, _ in client.multi)
+        return False
+
+    def hold(self, client, argv):
+        """Park C{client} with C{argv}; the protocol reads nothing more from it meanwhile."""
+        from sonic.blocking import BLOCKED
+        waiter = self.server.blocking.park(client, POSTPONED)
+        self.held.append((waiter, argv))
+        return BLOCKED
+
+    def unpause(self):
+        """End the pause and run the held commands in order."""
+        server = self.server
+        if self.timer is not None and self.timer.active():
+            self.timer.cancel()
+        self.timer = None
+        self.mode = None
+        self.end = 0.0
+        server.paused = None
+        server.update_guards()
+        held, self.held = self.held, []
+        from sonic.blocking import BLOCKED
+        from sonic.dispatch import execute
+        from sonic.resp import Error
+        for waiter, argv in held:
+            client = waiter.client
+            if client.blocked is not waiter or getattr(client, "_closed", False):
+                continue
+            client.blocked = None
+            try:
+                reply = execute(client, argv)
+            except CommandError as e:
+                reply = Error(e.message)
+            if reply is BLOCKED:
+                continue  # blocked again (BLPOP on an empty list, a new pause...)
+            client.unblocked(reply)
+
+    def client_gone(self, client):
+        """A held client disconnected: its command never runs."""
+        self.held = [(w, a) for w, a in self.held if w.client is not client]
+
+
+#: The command name a client parked by CLIENT PAUSE is parked under.
+POSTPONED = "postponed"
+
+
+def pause_of(server):
+    """The server's L{Pause}, created on first use."""
+    pause = getattr(server, "client_pause", None)
+    if pause is None:
+        pause = server.client_pause = Pause(server)
+        server.disconnect_hooks.append(pause.client_gone)
+    return pause
+
+
 @command("client|pause")
 def client_pause(client, timeout, *mode):
-    """CLIENT PAUSE timeout [WRITE|ALL]
-
-    Arguments are checked as Redis does; the pause itself is not applied
-    (sonic runs each command to completion on one thread, so there is no
-    failover window to protect yet).
-    """
+    """CLIENT PAUSE timeout [WRITE|ALL]"""
     ms = to_int(timeout, "ERR timeout is not an integer or out of range")
     if ms < 0:
         raise CommandError(errors.TIMEOUT_NEGATIVE)
     if len(mode) > 1:
         raise _bad_subcommand(client)
-    if mode and mode[0].lower() not in (b"write", b"all"):
-        raise CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
+    kind = "all"
+    if mode:
+        word = mode[0].lower()
+        if word not in (b"write", b"all"):
+            raise CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
+        kind = word.decode()
+    pause_of(client.server).pause(kind, ms)
     return OK
 
 
 @command("client|unpause")
 def client_unpause(client):
     """CLIENT UNPAUSE"""
+    pause = getattr(client.server, "client_pause", None)
+    if pause is not None and pause.mode is not None:
+        pause.unpause()
+    return OK
+
+
+@command("monitor")
+def monitor_command(client):
+    """MONITOR
+
+    The client receives every command the server runs from now on
+    (L{sonic.monitor}); a second MONITOR gets no reply at all, as in Redis.
+    """
+    if client.multi is not None or getattr(client, "no_block", False):
+        raise CommandError("ERR MONITOR isn't allowed for DENY BLOCKING client")
+    if not monitor.start(client):
+        return Raw(b"")
     return OK
 
 
@@ -428,32 +585,7 @@ def client_unblock(client, cid, *reason):
     return int(client.server.blocking.unblock(target, error))
 
 
-@command("client|getredir")
-def client_getredir(client):
-    """CLIENT GETREDIR"""
-    return -1
-
-
 @command("client|help")
 def client_help(client):
     """CLIENT HELP"""
     return [Status(line.encode()) for line in HELP]
-
-
-@command("client|trackinginfo")
-def client_trackinginfo(client):
-    """CLIENT TRACKINGINFO
-
-    Client-side caching is not implemented, so tracking is always off.
-    """
-    return {"flags": RSet([b"off"]), "redirect": -1, "prefixes": []}
-
-
-@command("client|caching")
-def client_caching(client, mode):
-    """CLIENT CACHING YES|NO
-
-    Tracking is never on in sonic, so this is always Redis' not-in-tracking-mode error.
-    """
-    raise CommandError("ERR CLIENT CACHING can be called only when the client is in tracking "
-                       "mode with OPTIN or OPTOUT mode enabled")

@@ -323,8 +323,8 @@ class Tracking(object):
         """Send each prefix's collected keys to its clients (trackingBroadcastInvalidationMessages)."""
         self._bcast_call = None
         for prefix in sorted(self.prefixes):
-            entry = self.prefixes[prefix]
-            if not entry.keys:
+            entry = self.prefixes.get(prefix)  # a send may have dropped a client
+            if entry is None or not entry.keys:
                 continue
             keys = entry.keys
             entry.keys = {}

@@ -742,3 +742,33 @@ def test_redirect_target_subscribed_to_anything(both):
             out.append(r.read())
         return out
     both(scenario)
+
+
+def _flags_and_redir(info, s, **conns):
+    """The flags= and redir= fields of a CLIENT INFO reply, ids named."""
+    fields = dict(f.split(b"=", 1) for f in info.split(b"\r\n", 1)[1].split() if b"=" in f)
+    return s.named(b"flags=%s redir=%s " % (fields[b"flags"], fields[b"redir"]), **conns)
+
+
+def test_client_info_flags_and_redir(both):
+    """CLIENT INFO shows t (tracking), R (broken redirect), B (BCAST) and redir= as Redis."""
+    def scenario(s):
+        a, r = s.conn(3), s.conn()
+        steps = [[], [("CLIENT", "TRACKING", "on")], [("CLIENT", "TRACKING", "on", "redirect", str(r.id))],
+                 [("CLIENT", "TRACKING", "off"), ("CLIENT", "TRACKING", "on", "bcast", "redirect", str(r.id))]]
+        out = []
+        for step in steps:
+            if step:
+                a.run(*step)
+            out.append(_flags_and_redir(a.run(("CLIENT", "INFO")), s, r=r))
+        a.run(("SET", "k", "1"))
+        r.close()
+        w = s.conn()
+        deadline = time.time() + 5
+        while b"id=%d " % r.id in w.run(("CLIENT", "LIST")) and time.time() < deadline:
+            time.sleep(0.01)
+        a.read()
+        out.append(s.named(a.run(("SET", "k", "2")), r=r))
+        out.append(_flags_and_redir(a.run(("CLIENT", "INFO")), s, r=r))
+        return out
+    both(scenario)

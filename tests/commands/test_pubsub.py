@@ -507,3 +507,12 @@ def test_unit_push_type_for_bare_clients():
     c = Client(server)
     call(c, "SUBSCRIBE", "a")
     assert c.pushes == [[b"subscribe", b"a", 1]] and type(c.pushes[0]) is Push
+
+
+@pytest.mark.parametrize("resp3", [False, True])
+def test_quit_while_subscribed(pair, resp3):
+    """QUIT is allowed while subscribed: +OK, then the server closes the connection."""
+    s = pair(resp3)
+    s("SUBSCRIBE", "ps:quit")
+    assert s("QUIT") == b"+OK\r\n"
+    assert s.sonic.is_closed(2.0) and s.real.is_closed(2.0)

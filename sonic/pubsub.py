@@ -187,8 +187,12 @@ class PubSub(object):
         return True
 
     def _check_mode(self, client):
-        """Leave the subscribed state (and its command gate) with the last subscription."""
-        if not subscribed(client):
+        """Leave the subscribed state (and its command gate) with the last subscription.
+
+        The gate stays for a MONITOR client (flag O, sonic.monitor), which
+        shares it.
+        """
+        if not subscribed(client) and "O" not in client.flags:
             client.gated = False
 
     def unsubscribe_all(self, client):

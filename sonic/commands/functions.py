@@ -512,7 +512,7 @@ def _payload_codes(payload):
         try:
             code, pos = _rdb_string(body, pos + 1)
         except Exception:
-            raise CommandError("ERR failed loading the given functions payload")
+            raise CommandError("ERR Failed loading library payload")
         codes.append(bytes(code))
     return codes
 

@@ -229,6 +229,11 @@ def _aof_form(server, snap, now):
     from sonic.rdb import Entry
     from sonic.rdb.keyspace import entry_of
     from sonic.replication.propagate import encode_command
+    functions = getattr(server, "functions", None)
+    if functions is not None:
+        # The function libraries first, as Redis' rewriteFunctions writes them.
+        for lib in list(functions.libraries.values()):
+            yield encode_command([b"FUNCTION", b"LOAD", lib.code])
     for dbnum, shards in enumerate(snap):
         if not any(s[0] for s in shards):
             continue

@@ -580,3 +580,90 @@ def test_sonic_replica_of_redis_gets_functions(real_port):
             stop(proc)
         stop(mproc)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_busy_function_stats_and_kill(sonic_port, real_port):
+    """A long-running function: STATS shows it, others get the FUNCTION KILL BUSY text, FUNCTION KILL stops it."""
+    import re
+    import threading
+    import time
+    spin = lib("loop", "redis.register_function{function_name='spin', callback=function(keys, args) "
+                       "local i = 0 while true do i = i + 1 end end, flags={'no-writes'}}")
+    results = {}
+    for name, port in (("sonic", sonic_port), ("real", real_port)):
+        a, b = RawClient(port), RawClient(port)
+        got = results[name] = []
+        b.call("FUNCTION", "FLUSH")
+        b.call("CONFIG", "SET", "busy-reply-threshold", "100")
+        try:
+            b.call("FUNCTION", "LOAD", spin)
+            out = []
+            t = threading.Thread(target=lambda: out.append(a.call("FCALL", "spin", "1", "key1", "arg1")))
+            t.start()
+            time.sleep(0.4)
+            got.append(re.sub(rb":\d+\r\n\$7\r\nengines", b":N\r\n$7\r\nengines",
+                              b.call("FUNCTION", "STATS")))
+            got.append(b.call("GET", "x"))
+            got.append(b.call("SCRIPT", "KILL"))
+            got.append(b.call("FUNCTION", "KILL"))
+            t.join(10)
+            got.extend(out)
+            got.append(b.call("FUNCTION", "KILL"))
+        finally:
+            b.call("CONFIG", "SET", "busy-reply-threshold", "5000")
+            b.call("FUNCTION", "FLUSH")
+            a.close()
+            b.close()
+    assert results["sonic"] == results["real"]
+    assert b"running_script\r\n*6\r\n$4\r\nname\r\n$4\r\nspin" in results["real"][0]
+
+
+def _payload(body):
+    """A FUNCTION DUMP-style payload around C{body}: RDB version 10 and the CRC-64."""
+    import struct as pystruct
+    from sonic.rdb.format import crc64
+    data = body + pystruct.pack("<H", 10)
+    return data + pystruct.pack("<Q", crc64(data))
+
+
+def test_restore_bad_payloads(fp):
+    """RESTORE refuses non-function records, broken or duplicate libraries, newer RDB versions."""
+    from sonic.rdb.writer import encode_string
+    rec = b"\xf5" + encode_string(LIB.encode())
+    bad_code = b"\xf5" + encode_string(lib("bad", "syntax error here").encode())
+    no_funcs = b"\xf5" + encode_string(b"#!lua name=empty\n")
+    import struct as pystruct
+    from sonic.rdb.format import crc64
+    newer = rec + pystruct.pack("<H", 11)
+    newer += pystruct.pack("<Q", crc64(newer))
+    fp(("FUNCTION", "RESTORE", _payload(b"\x00" + encode_string(b"x"))),
+       ("FUNCTION", "RESTORE", _payload(rec + rec)),
+       ("FUNCTION", "RESTORE", _payload(bad_code)),
+       ("FUNCTION", "RESTORE", _payload(no_funcs)),
+       ("FUNCTION", "RESTORE", _payload(b"\xf5")),
+       ("FUNCTION", "RESTORE", newer),
+       ("FUNCTION", "RESTORE", _payload(b"")),
+       ("FUNCTION", "LIST"),
+       ("FUNCTION", "RESTORE", _payload(rec)),
+       ("FCALL", "myfunc", "0", "ok"))
+
+
+@pytest.mark.parametrize("preamble", [True, False])
+def test_aof_keeps_libraries(tmp_path, monkeypatch, preamble):
+    """Libraries survive an AOF reload: logged commands, and a rewrite's base (RDB or commands)."""
+    import sonic.commands  # noqa: F401
+    from tests.helpers import Client, call
+    from tests.unit.test_aof import aof_server, reload, run_rewrite
+    monkeypatch.chdir(tmp_path)
+    server = aof_server(aof_use_rdb_preamble=preamble)
+    c = Client(server)
+    call(c, "FUNCTION", "LOAD", LIB)
+    c2 = Client(reload(server, aof_use_rdb_preamble=preamble))
+    assert call(c2, "FCALL", "myfunc", "0", "logged") == b"$6\r\nlogged\r\n"
+    call(c, "FUNCTION", "LOAD", lib("b", "redis.register_function('fb', function() return 'b' end)"))
+    server.aof.start_rewrite()
+    run_rewrite(server)
+    call(c, "FUNCTION", "DELETE", "mylib")
+    c3 = Client(reload(server, aof_use_rdb_preamble=preamble))
+    assert call(c3, "FCALL", "fb", "0") == b"$1\r\nb\r\n"
+    assert call(c3, "FCALL", "myfunc", "0").message == "ERR Function not found"

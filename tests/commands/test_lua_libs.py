@@ -468,3 +468,45 @@ def test_install_returns_the_tables():
     libs = install_libs(lua)
     assert sorted(libs) == ["bit", "cjson", "cmsgpack", "struct"]
     assert lua.eval("function(t) return t == cjson end")(libs["cjson"]) is True
+
+
+def test_eval_parity_wrapped(parity):
+    """Through EVAL, every case's printed results are the same bytes on sonic and redis-server."""
+    cases = CJSON + BIT + MSGPACK + STRUCT + _number_cases()
+    diffs = []
+    for snippet in cases:
+        code = wrapped(snippet)
+        expected = parity.real.call("EVAL", code, "0")
+        got = parity.sonic.call("EVAL", code, "0")
+        if got != expected:
+            diffs.append("%s\n  redis: %r\n  sonic: %r" % (snippet, expected, got))
+    assert not diffs, "%d of %d differ:\n%s" % (len(diffs), len(cases), "\n".join(diffs[:20]))
+
+
+DIRECT = [
+    "return cjson.decode('[1,2,\"a\",[true,false],{\"k\":\"v\"},null]')",
+    "return cjson.encode({1, 2.5, 'x', {a = {}}})",
+    "return cmsgpack.unpack(cmsgpack.pack({1, 2, {3, 'x'}}))",
+    "return {cmsgpack.unpack(cmsgpack.pack(1, 'two', 3.5))}",
+    "return {struct.unpack('>iH', struct.pack('>iH', -5, 7))}",
+    "return {bit.band(-1, 255), bit.tohex(65535), bit.bswap(1)}",
+    "return struct.pack('<d', 1.5)",
+    "return cmsgpack.pack({a = 1})",
+    "local ok, e = pcall(cjson.decode, '[1,') return e",
+    "local x = cjson.encode(function() end) return x",
+    "local x = cjson.decode('{') return x",
+    "local x = bit.band('x') return x",
+    "local x = struct.pack('y') return x",
+    "local x = cmsgpack.unpack('\\205\\1') return x",
+    "local x = cjson.encode({[true] = 1})\nreturn x",
+    "cjson.encode = nil",
+    "bit.band = nil",
+    "return type(cjson.null)",
+]
+
+
+def test_eval_direct_replies_and_errors(parity):
+    """Library results convert to the same replies, and library errors to the same error replies."""
+    parity(*[("EVAL", snippet, "0") for snippet in DIRECT])
+    parity.resp3()
+    parity(*[("EVAL", snippet, "0") for snippet in DIRECT[:8]])

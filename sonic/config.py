@@ -408,6 +408,10 @@ def _quote(word):
 
 def _line_for(row, config):
     value = row.format(config.get(row.name))
+    if row.name == "client-output-buffer-limit":
+        # Redis writes one line per class that differs from its default.
+        from sonic.pubsub import rewrite_lines
+        return rewrite_lines(value)
     if row.kind == "list":
         words = value.split()
         if not words:

@@ -252,6 +252,28 @@ def merge_limits(current, text):
     return " ".join("%s %d %d %d" % ((cls,) + limits.get(cls, (0, 0, 0))) for cls in CLASSES)
 
 
+def _format_memory(n):
+    """Redis' rewriteConfigFormatMemory: the largest of gb/mb/kb that divides C{n}."""
+    for unit, size in (("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10)):
+        if n and n % size == 0:
+            return "%d%s" % (n // size, unit)
+    return "%d" % n
+
+
+def rewrite_lines(value):
+    """CONFIG REWRITE's lines for the directive: one per class that differs from its default."""
+    from sonic.config import DIRECTIVES
+    current = parse_limits(value)
+    default = parse_limits(DIRECTIVES["client-output-buffer-limit"].default)
+    lines = []
+    for cls, name in (("normal", "normal"), ("slave", "replica"), ("pubsub", "pubsub")):
+        limits = current.get(cls, (0, 0, 0))
+        if limits != default.get(cls, (0, 0, 0)):
+            lines.append("client-output-buffer-limit %s %s %s %d" % (
+                name, _format_memory(limits[0]), _format_memory(limits[1]), limits[2]))
+    return "\n".join(lines)
+
+
 class OutputLimits(object):
     """C{client-output-buffer-limit} for the clients pub/sub writes to.
 

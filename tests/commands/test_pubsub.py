@@ -516,3 +516,18 @@ def test_quit_while_subscribed(pair, resp3):
     s("SUBSCRIBE", "ps:quit")
     assert s("QUIT") == b"+OK\r\n"
     assert s.sonic.is_closed(2.0) and s.real.is_closed(2.0)
+
+
+def test_unit_config_rewrite_one_line_per_changed_class(tmp_path):
+    """CONFIG REWRITE writes a line per class differing from its default, sizes as Redis formats them, and reads back."""
+    from sonic.config import Config, parse_file, rewrite_file
+    server = make_server()
+    server.config.apply("client-output-buffer-limit", ["pubsub", "1mb", "512kb", "10", "normal", "1000", "0", "0"])
+    path = str(tmp_path / "sonic.conf")
+    rewrite_file(path, server.config)
+    lines = [line for line in open(path).read().splitlines() if line.startswith("client-output")]
+    assert lines == ["client-output-buffer-limit normal 1000 0 0",
+                     "client-output-buffer-limit pubsub 1mb 512kb 10"]
+    again = Config()
+    parse_file(path, again)
+    assert again.format("client-output-buffer-limit") == server.config.format("client-output-buffer-limit")

@@ -48,7 +48,16 @@ local NAMES = setmetatable({}, {__mode = "k"})
 local function callname(level)
   if getinfo then
     local ar = getinfo(level + 1, "nf")
-    if ar then return ar.name or NAMES[ar.func] or "?", ar.namewhat end
+    if ar then
+      local name = ar.name
+      if not name then
+        -- only a tail call loses the name Redis would see; a call from a C
+        -- function (pcall(cjson.encode)) has none in Redis either
+        local up = getinfo(level + 2, "S")
+        name = up and up.what == "tail" and NAMES[ar.func] or "?"
+      end
+      return name, ar.namewhat
+    end
   end
   return "?", ""
 end

@@ -84,6 +84,8 @@ def check_all(real_port, bare, snippets):
 
 
 CJSON = [
+    "return pcall(cjson.encode)",
+    "local t = {f = cjson.decode} return t.f()",
     'return cjson.encode(function() end)',
     'return cjson.encode({1,2,nil,4})',
     'return cjson.encode({[1]=1,[20]=2})',
@@ -226,6 +228,8 @@ CJSON = [
 ]
 
 BIT = [
+    "return pcall(bit.tobit, 'x')",
+    "local t = {f = bit.band} return t.f('y')",
     "return bit.tobit(1), bit.tobit(-1), bit.tobit(2^31), bit.tobit(2^32+5), bit.tobit(1.5), bit.tobit(2.5), bit.tobit(-1.5), bit.tobit(2^52+3), bit.tobit(2^60+12345), bit.tobit(-2^60-7), bit.tobit(1e300), bit.tobit(1/0), bit.tobit(0/0), bit.tobit('10'), bit.tobit('0x10')",
     'return bit.tobit(3*2^51+0.5), bit.tobit(-3*2^51), bit.tobit(-3*2^51-1), bit.tobit(-2^53-2), bit.tobit(4294967295.5)',
     "return bit.tobit('x')",
@@ -296,6 +300,7 @@ MSGPACK = [
 ]
 
 STRUCT = [
+    "return pcall(struct.pack)",
     "return struct.pack('>i', 1), struct.pack('<i', -2), struct.pack('b', -1), struct.pack('B', 255), struct.pack('h', -2), struct.pack('H', 65535), struct.pack('l', -3), struct.pack('L', 2^40), struct.pack('T', 7), struct.pack('i3', 0x10203), struct.pack('>I3', 0x10203)",
     "return struct.pack('f', 1.5), struct.pack('>f', 0.1), struct.pack('d', 0.1), struct.pack('>d', -2.5), struct.pack('f', 1e40), struct.pack('d', 1/0), struct.pack('>d', 0/0), struct.pack('f', 2^-140)",
     "return struct.pack('s', 'abc'), struct.pack('c', 'abc'), struct.pack('c0', 'abc'), struct.pack('c2', 'abc'), struct.pack('x'), struct.pack('>bxh', 1, 2)",

@@ -449,6 +449,17 @@ class Functions(object):
         return sum(len(lib.functions) for lib in self.libraries.values())
 
 
+def functions_memory(server):
+    """INFO memory's figures: functions, libraries, Lua VM bytes, bytes of code and names."""
+    f = getattr(server, "functions", None)
+    if f is None:
+        return 0, 0, 0, 0
+    vm = f._engine.memory() if f._engine is not None else 0
+    size = sum(len(lib.code) + len(lib.name) + sum(len(n) for n in lib.functions)
+               for lib in f.libraries.values())
+    return f.function_count(), len(f.libraries), vm, size
+
+
 def get_functions(server):
     """The server's L{Functions} registry (made on first use)."""
     f = getattr(server, "functions", None)

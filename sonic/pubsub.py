@@ -47,17 +47,21 @@ def _deliver(clients, kind, words):
     Protocol clients queue it until the end of the reactor turn
     (C{push_later}); bare clients (tests) get a L{Push} value.
     """
-    frames = {}
+    data2 = data3 = None
     for client in clients:
-        push_later = getattr(client, "push_later", None)
-        if push_later is None:
-            client.push(Push([kind] + list(words)))
+        try:
+            later = client.push_later
+        except AttributeError:
+            client.push(Push((kind,) + words))
             continue
-        resp = client.resp
-        data = frames.get(resp)
-        if data is None:
-            data = frames[resp] = _frame(kind, words, resp)
-        push_later(data)
+        if client.resp == 2:
+            if data2 is None:
+                data2 = _frame(kind, words, 2)
+            later(data2)
+        else:
+            if data3 is None:
+                data3 = _frame(kind, words, 3)
+            later(data3)
 
 
 class PubSub(object):

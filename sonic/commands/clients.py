@@ -469,10 +469,10 @@ class Pause(object):
             return False
         if self.mode == "all":
             return True
-        if spec.write or "may_replicate" in spec.flags:
+        if spec.write or spec.fullname in MAY_REPLICATE:
             return True
         if spec.fullname == "exec" and client.multi:
-            return any(s.write or "may_replicate" in s.flags for s, _ in client.multi)
+            return any(s.write or s.fullname in MAY_REPLICATE for s, _ in client.multi)
         return False
 
     def hold(self, client, argv):
@@ -513,6 +513,10 @@ class Pause(object):
         """A held client disconnected: its command never runs."""
         self.held = [(w, a) for w, a in self.held if w.client is not client]
 
+
+#: Redis 7.0's CMD_MAY_REPLICATE commands (COMMAND INFO does not show the
+#: flag): a WRITE pause holds them as it holds writes.
+MAY_REPLICATE = frozenset(["eval", "evalsha", "fcall", "publish", "spublish", "pfcount"])
 
 #: The command name a client parked by CLIENT PAUSE is parked under.
 POSTPONED = "postponed"

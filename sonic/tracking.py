@@ -274,6 +274,7 @@ class Tracking(object):
             return
         self.items -= len(ids)
         clients = self.server.clients
+        running = self.server.current_client
         payload = None
         for cid in ids:
             target = clients.get(cid)
@@ -282,7 +283,7 @@ class Tracking(object):
             st = target.tracking
             if st is None or st.bcast:
                 continue
-            current = getattr(target, "_processing", False)
+            current = target is running
             if current and st.noloop:
                 continue  # NOLOOP: not about its own writes
             if payload is None:
@@ -296,14 +297,11 @@ class Tracking(object):
 
     def _collect(self, key):
         """Note C{key} for the BCAST prefixes it starts with (trackingRememberKeyToBroadcast)."""
-        writer = None
-        for st in self.noloop_bcast:
-            c = st.client
-            if getattr(c, "_processing", False) and c.last_cmd not in SCRIPT_COMMANDS:
-                # Redis notes the client that ran the write (a script's
-                # writes come from its own fake client, not the caller).
-                writer = c
-                break
+        writer = self.server.current_client
+        if writer is not None and writer.last_cmd in SCRIPT_COMMANDS:
+            # Redis notes the client that ran the write: a script's writes
+            # come from its own fake client, not from the caller.
+            writer = None
         found = False
         for prefix, entry in self.prefixes.items():
             if key.startswith(prefix):
@@ -351,7 +349,7 @@ class Tracking(object):
             if st is None:
                 continue
             payload = _NULL[2 if client.resp == 2 else 3]
-            if getattr(client, "_processing", False):
+            if client is self.server.current_client:
                 self._hold(client, payload)
             else:
                 self.send(st, payload)

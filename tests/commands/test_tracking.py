@@ -772,3 +772,25 @@ def test_client_info_flags_and_redir(both):
         out.append(_flags_and_redir(a.run(("CLIENT", "INFO")), s, r=r))
         return out
     both(scenario)
+
+
+def test_bcast_noloop_write_before_switching(both):
+    """A key written in the same pipeline before switching to BCAST NOLOOP counts as the client's own write."""
+    def scenario(s):
+        a, b = s.conn(3), s.conn(3)
+        a.run(("CLIENT", "TRACKING", "on", "bcast"))  # collects every key
+        out = [b.run(("SET", "k", "1"), ("CLIENT", "TRACKING", "on", "bcast", "noloop"), ("SET", "j", "1"),
+                     ("PING",))]
+        out.append(a.read())
+        return out
+    both(scenario)
+
+
+def test_unit_current_client_is_the_running_connection():
+    """The protocol names the connection whose commands run (so NOLOOP skips its own write), then clears it."""
+    server = make_server()
+    proto, transport = connect(server)
+    assert server.current_client is None
+    proto.dataReceived(b"HELLO 3\r\nCLIENT TRACKING ON NOLOOP\r\nGET k\r\nSET k v\r\nPING\r\n")
+    assert server.current_client is None
+    assert transport.value().endswith(b"+OK\r\n_\r\n+OK\r\n+PONG\r\n")

@@ -274,7 +274,7 @@ class Tracking(object):
             return
         self.items -= len(ids)
         clients = self.server.clients
-        running = self.server.current_client
+        running = getattr(self.server, "current_client", None)
         payload = None
         for cid in ids:
             target = clients.get(cid)
@@ -297,7 +297,7 @@ class Tracking(object):
 
     def _collect(self, key):
         """Note C{key} for the BCAST prefixes it starts with (trackingRememberKeyToBroadcast)."""
-        writer = self.server.current_client
+        writer = getattr(self.server, "current_client", None)
         if writer is not None and writer.last_cmd in SCRIPT_COMMANDS:
             # Redis notes the client that ran the write: a script's writes
             # come from its own fake client, not from the caller.
@@ -349,7 +349,7 @@ class Tracking(object):
             if st is None:
                 continue
             payload = _NULL[2 if client.resp == 2 else 3]
-            if client is self.server.current_client:
+            if client is getattr(self.server, "current_client", None):
                 self._hold(client, payload)
             else:
                 self.send(st, payload)

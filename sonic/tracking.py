@@ -26,10 +26,16 @@ out-of-band frames).  When the redirect client is gone, the tracking client
 is flagged C{broken_redirect} and, in RESP3, gets C{tracking-redir-broken}.
 FLUSHDB/FLUSHALL send every tracking client a null in place of the key list.
 
-Invalidations aimed at the client whose command is running now (it read the
-key, then wrote it itself) are held until that command (or EXEC, or the
-script) has finished and are sent after its reply, as Redis' pending list;
-with NOLOOP a client is not told about its own writes at all.
+Invalidations aimed at the client whose command is running now
+(C{server.current_client}, which the protocol sets around each batch of
+commands: it read the key, then wrote it itself) are held until that
+command (or EXEC, or the script) has finished and are sent after its reply,
+as Redis' pending list; with NOLOOP a client is not told about its own
+writes at all.
+
+Differences from Redis: past C{tracking-table-max-keys} the oldest keys are
+invalidated first (Redis picks them at random), at the end of the command
+that added them (Redis: when the next command starts).
 
 Costs when nobody tracks: C{store.tracking} is None, so each write pays one
 attribute test; the dispatcher tests C{client.tracking} once per command.

@@ -531,3 +531,20 @@ def test_unit_config_rewrite_one_line_per_changed_class(tmp_path):
     again = Config()
     parse_file(path, again)
     assert again.format("client-output-buffer-limit") == server.config.format("client-output-buffer-limit")
+
+
+def test_random_patterns_match_as_redis(pair):
+    """Random glob patterns (classes, ranges, escapes, stars) deliver to the same channels as in Redis."""
+    import random
+    rnd = random.Random(6)
+    alphabet = "ab*?[]^\\-"
+    patterns = sorted({"".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 6)))
+                       for _ in range(40)})
+    s = pair()
+    p = pair()
+    s("PSUBSCRIBE", *patterns, frames=len(patterns))
+    for _ in range(60):
+        channel = "".join(rnd.choice("ab-^]\\*?") for _ in range(rnd.randint(0, 5)))
+        n = p("PUBLISH", channel, "m")
+        s.read_unordered(int(n[1:-2]), channel)
+    s("PUNSUBSCRIBE", frames=len(patterns))

@@ -12,8 +12,9 @@ comparison with C{server.slow_threshold}, the smaller of the slow log's and
 the latency monitor's thresholds in seconds (infinite while both are off);
 L{SlowLog.command} then does the rest.  Durations are the handler's own
 time, as Redis measures C{call()}.  EXEC is not logged (its commands are,
-one by one); a blocking command that had to wait is logged when it blocks
-(Redis logs it when it is served and not at all when it times out).
+one by one).  A blocking command that had to wait is not logged (Redis logs
+it once served, with the time it ran; sonic does not, and a timed-out one
+is not logged by either).
 """
 
 from collections import deque
@@ -21,7 +22,7 @@ import time
 
 from sonic.commands.args import to_int
 from sonic.errors import CommandError
-from sonic.monitor import origin, redacted, is_script_client
+from sonic.monitor import redacted, is_script_client
 from sonic.registry import command
 from sonic.resp import OK, Status
 
@@ -107,9 +108,11 @@ class SlowLog(object):
 
     def command(self, client, spec, argv, elapsed):
         """A command took C{elapsed} seconds, at least one threshold's worth."""
+        if client.blocked is not None:
+            return  # it waits (BLPOP, CLIENT PAUSE...): Redis logs blocked commands once served
         usec = int(elapsed * 1e6)
         if (self.slower_than >= 0 and self.max_len > 0 and usec >= self.slower_than
-                and spec.fullname != "exec"):
+                and "skip_slowlog" not in spec.flags):
             self.push(client, argv, usec)
         if self.latency_threshold > 0 and usec // 1000 >= self.latency_threshold:
             latency = getattr(self.server, "latency", None)

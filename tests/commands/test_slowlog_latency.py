@@ -81,6 +81,8 @@ SLOW_COMMANDS = [
     ("CONFIG", "SET", "masterauth", "pw"),
     ("CONFIG", "SET", "masterauth", ""),
     ("GET",),                      # refused before running: not logged
+    ("BLPOP", "nolist", "0.01"),   # blocked, then timed out: not logged
+    ("BLPOP", "list", "0"),        # served at once: logged
     ("FLUSHALL",),
 ]
 

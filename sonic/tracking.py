@@ -537,8 +537,14 @@ def rejected(client, argv):
     the client is inside MULTI or the refused command was a CLIENT one.
     """
     st = client.tracking
-    if st.client is client and client.multi is None and argv[0].lower() != b"client":
-        st.caching = False
+    if st.client is not client or client.multi is not None:
+        return
+    if argv[0].lower() == b"client" and len(argv) > 1:
+        from sonic.registry import TABLE
+        subs = TABLE[b"client"].subcommands
+        if argv[1] in subs or argv[1].lower() in subs:
+            return  # a known CLIENT subcommand (wrong arity...): Redis' prevcmd is clientCommand
+    st.caching = False
 
 
 def _with_pending(client, tracking, reply):

@@ -294,9 +294,11 @@ def test_optin_optout_and_caching(both):
             ("MULTI",), ("CLIENT", "CACHING", "yes"), ("GET", "o11"), ("EXEC",), ("GET", "o12"),
             ("CLIENT", "CACHING", "yes"), ("PING",), ("GET", "o13"),
             ("CLIENT", "CACHING", "yes"), ("SET", "o14x", "1"), ("GET", "o14"),
-            ("CLIENT", "CACHING", "yes"), ("CLIENT", "TRACKINGINFO"), ("GET", "o15"))]
+            ("CLIENT", "CACHING", "yes"), ("CLIENT", "TRACKINGINFO"), ("GET", "o15"),
+            ("CLIENT", "CACHING", "yes"), ("CLIENT", "NOSUCHSUB"), ("GET", "o16"),
+            ("CLIENT", "CACHING", "yes"), ("CLIENT", "GETNAME", "x"), ("GET", "o17"))]
         out[0] = s.named(out[0], a=a)  # CLIENT ID's reply
-        for i in range(1, 16):
+        for i in range(1, 18):
             w.run(("SET", "o%d" % i, "x"))
         out.append(a.read())
         out.append(a.run(("CLIENT", "TRACKING", "off"), ("CLIENT", "TRACKING", "on", "optout"),

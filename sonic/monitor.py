@@ -14,6 +14,9 @@ Redis 7.0's rules, observed on redis-server 7.0.15:
     C{admin} commands (CONFIG, DEBUG, SLOWLOG, CLIENT LIST...) are never fed.
   - Passwords are redacted (L{redacted}): AUTH, HELLO's AUTH, MIGRATE's
     AUTH/AUTH2.  The slow log uses the same redaction.
+  - A monitor that does not read is closed once its pending output passes
+    C{client-output-buffer-limit}'s replica class (256 MB, or 64 MB for 60 s),
+    the class Redis applies to monitors.
   - A monitor gets its own replies, a second MONITOR is ignored without a
     reply, RESET and QUIT end monitor mode, and commands touching keys are
     refused with C{-ERR Replica can't interact with the keyspace} (Redis
@@ -122,12 +125,56 @@ def feed(client, argv):
             # Redis shows the line after it.
             server.clock.callLater(0, _late_write, monitor, line)
         else:
-            write(line)
+            _write(monitor, line)
 
 
 def _late_write(monitor, line):
     if not getattr(monitor, "_closed", False) and not monitor.close_after_reply:
-        monitor._send(line)
+        _write(monitor, line)
+
+
+_limits_cache = [None, (0, 0, 0)]
+
+
+def _replica_limits(server):
+    """client-output-buffer-limit's replica class (hard, soft, seconds): Redis' class for monitors."""
+    text = server.config.client_output_buffer_limit
+    if _limits_cache[0] != text:
+        from sonic.pubsub import parse_limits
+        try:
+            _limits_cache[1] = parse_limits(text).get("slave", (0, 0, 0))
+        except ValueError:
+            pass
+        _limits_cache[0] = text
+    return _limits_cache[1]
+
+
+def _write(monitor, line):
+    """Write a line; a monitor that does not read is closed past the replica output limits."""
+    monitor._send(line)
+    pending = getattr(monitor, "output_pending", None)
+    pending = pending() if pending is not None else 0
+    if not pending:
+        monitor.obuf_soft_since = None
+        return
+    hard, soft, secs = _replica_limits(monitor.server)
+    over = bool(hard) and pending >= hard
+    if not over and soft and pending >= soft:
+        now = monitor.server.clock.seconds()
+        since = getattr(monitor, "obuf_soft_since", None)
+        if since is None:
+            monitor.obuf_soft_since = now
+        else:
+            over = now - since > secs
+    elif not over:
+        monitor.obuf_soft_since = None
+    if over:
+        stop(monitor)
+        drop = getattr(monitor, "drop", None)
+        if drop is not None:
+            drop()
+        else:
+            monitor.close()
 
 
 def start(client):

@@ -221,3 +221,18 @@ def test_monitor_unit_feed_and_disconnect():
     assert server.monitors == []
     worker.dataReceived(b"SET k v2\r\n")  # nobody to feed: no error
     assert call(worker, "GET", "k") == b"v2"
+
+
+def test_monitor_that_does_not_read_is_closed_past_replica_limit():
+    """Past client-output-buffer-limit's replica class a monitor is closed, as Redis closes it."""
+    server = make_server(client_output_buffer_limit="normal 0 0 0 slave 2000 0 0 pubsub 0 0 0")
+    mon, transport = connect(server)
+    mon.dataReceived(b"MONITOR\r\n")
+    worker, _ = connect(server)
+    for i in range(10):
+        worker.dataReceived(b"SET key%d %s\r\n" % (i, b"v" * 400))
+        if not server.monitors:
+            break
+    assert server.monitors == [] and i < 10
+    assert transport.disconnecting or mon._dropped
+    worker.dataReceived(b"SET k v\r\n")  # no monitor left: nothing to write to

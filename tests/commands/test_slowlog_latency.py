@@ -29,7 +29,8 @@ def _decode(raw):
     ("LATENCY", "HISTORY", "nosuchevent"), ("LATENCY", "HISTORY", "a", "b"),
     ("LATENCY", "GRAPH", "nosuchevent"), ("LATENCY", "GRAPH"), ("LATENCY", "RESET", "foo", "bar"),
     ("LATENCY", "HISTOGRAM", "nosuchcommand"), ("LATENCY", "HISTOGRAM", "nosuch|sub"),
-    ("LATENCY", "DOCTOR", "x"), ("LATENCY",),
+    ("LATENCY", "DOCTOR", "x"), ("LATENCY",), ("LATENCY", "DOCTOR"), ("LATENCY", "LATEST"),
+    ("LATENCY", "RESET"),
 ])
 def test_shapes_and_errors(parity, cmd):
     """Help texts, argument errors and empty answers are Redis' bytes, in RESP2 and RESP3."""
@@ -236,3 +237,38 @@ def test_histogram_and_latencystats_parity(sonic_port, real_port):
         assert info_off.strip() == "# Latencystats"
         shapes.append(info.split("\r\n")[0])
     assert shapes[0] == shapes[1]
+
+
+def _latency_round(port):
+    c = RawClient(port)
+    try:
+        c.call("CONFIG", "SET", "latency-monitor-threshold", "2")
+        c.call("LATENCY", "RESET")
+        c.call("DEBUG", "SLEEP", "0.005")
+        c.call("DEBUG", "SLEEP", "0")        # under the threshold: no sample
+        latest = _decode(c.call("LATENCY", "LATEST"))
+        history = _decode(c.call("LATENCY", "HISTORY", "command"))
+        graph = _decode(c.call("LATENCY", "GRAPH", "command")).split(b"\n")
+        doctor = _decode(c.call("LATENCY", "DOCTOR"))
+        reset = _decode(c.call("LATENCY", "RESET", "command", "command", "other"))
+        return latest, history, graph, doctor, reset
+    finally:
+        c.call("CONFIG", "SET", "latency-monitor-threshold", "0")
+        c.call("LATENCY", "RESET")
+        c.close()
+
+
+def test_latency_monitor_parity(sonic_port, real_port):
+    """Over latency-monitor-threshold, DEBUG SLEEP adds one 'command' sample on both servers,
+    shown alike by LATEST, HISTORY, GRAPH and DOCTOR."""
+    got = _latency_round(sonic_port)
+    expected = _latency_round(real_port)
+    for latest, history, graph, doctor, reset in (got, expected):
+        assert len(latest) == 1 and latest[0][0] == b"command" and latest[0][2] >= 5
+        assert latest[0][2] == latest[0][3]
+        assert len(history) == 1 and history[0][1] == latest[0][2]
+        assert graph[0] == b"command - high %d ms, low %d ms (all time high %d ms)" % ((latest[0][2],) * 3)
+        assert reset == 1
+    ms_got, ms_expected = got[0][0][2], expected[0][0][2]
+    assert got[2][1:] == expected[2][1:]  # the sparkline and its label
+    assert got[3].replace(b"%dms" % ms_got, b"Nms") == expected[3].replace(b"%dms" % ms_expected, b"Nms")

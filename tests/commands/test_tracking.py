@@ -796,3 +796,23 @@ def test_unit_current_client_is_the_running_connection():
     proto.dataReceived(b"HELLO 3\r\nCLIENT TRACKING ON NOLOOP\r\nGET k\r\nSET k v\r\nPING\r\n")
     assert server.current_client is None
     assert transport.value().endswith(b"+OK\r\n_\r\n+OK\r\n+PONG\r\n")
+
+
+def test_served_blocked_client_is_the_current_client(both):
+    """A served BLMOVE's own write is invalidated after its reply (and not at all with NOLOOP)."""
+    def scenario(s):
+        w = s.conn()
+        out = []
+        for mode in (("CLIENT", "TRACKING", "on"), ("CLIENT", "TRACKING", "on", "noloop")):
+            b = s.conn(3)
+            b.run(mode, ("LRANGE", "dst", "0", "-1"), ("LRANGE", "src", "0", "-1"))
+            b.send(("BLMOVE", "src", "dst", "LEFT", "LEFT", "0"))
+            deadline = time.time() + 5
+            while b"blocked_clients:1" not in w.run(("INFO", "clients")) and time.time() < deadline:
+                time.sleep(0.01)
+            out.append(w.run(("LPUSH", "src", "x")))
+            out.append(b.read())
+            w.run(("DEL", "src", "dst"))
+            b.read()
+        return out
+    both(scenario)

@@ -236,6 +236,12 @@ class Blocking(object):
                     prop = self.server.propagator
                     if prop is not None and prop.cow is not None:
                         prop.before_serve(waiter)  # a full sync's snapshot keeps its copy
+                    # The served client runs its command now (Redis makes it
+                    # the current client: tracking's NOLOOP, and invalidations
+                    # of its own writes follow its reply).
+                    server = self.server
+                    previous = getattr(server, "current_client", None)
+                    server.current_client = waiter.client
                     try:
                         reply = waiter.serve(key)
                     except CommandError as e:
@@ -244,6 +250,8 @@ class Blocking(object):
                     except Exception:
                         log.failure("Internal error serving a blocked client")
                         continue
+                    finally:
+                        server.current_client = previous
                     if reply is NOT_SERVED:
                         continue
                     prop = self.server.propagator

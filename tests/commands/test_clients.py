@@ -317,3 +317,26 @@ def test_pause_write_real_servers(sonic_port, real_port):
             admin.call("FLUSHALL")
             admin.close()
             worker.close()
+
+
+def _cmd_after(port, commands):
+    a, o = RawClient(port), RawClient(port)
+    try:
+        aid = a.call("CLIENT", "ID")[1:-2].decode()
+        out = []
+        for cmd in commands:
+            a.call(*cmd)
+            row = _listing(o)[aid]
+            out.append((row["cmd"], row["multi"], row["flags"]))
+        return out
+    finally:
+        a.close()
+        o.close()
+
+
+def test_cmd_field_follows_lookup(sonic_port, real_port):
+    """cmd= names the last command looked up: refused ones too, queued ones, NULL when unknown."""
+    commands = [("GET",), ("NOSUCH",), ("CLIENT", "NOSUCH"), ("SET", "a", "b"), ("CLIENT",),
+                ("MULTI",), ("SET", "x", "y"), ("EXEC",), ("MULTI",), ("GET",), ("DISCARD",),
+                ("CLIENT", "LIST", "ID", "x"), ("DEL", "a", "x")]
+    assert _cmd_after(sonic_port, commands) == _cmd_after(real_port, commands)

@@ -1,11 +1,18 @@
-"""CLIENT and its subcommands: naming, introspection and killing of connections.
+"""CLIENT and its subcommands (naming, introspection, killing, pausing), and MONITOR.
 
 Clients live in C{server.clients} (id -> client).  The text CLIENT LIST and
-CLIENT INFO print has Redis 7.0's fields in Redis 7.0's order; the buffer and
-memory figures Redis reads from its allocator are estimates here.  CLIENT
-SETINFO (Redis 7.2, which redis-py 8 sends on every connect) is accepted as
-Redis 7.2 does, and its two values are shown as 7.2 shows them, as the last
-two fields of each line.
+CLIENT INFO print has Redis 7.0's fields in Redis 7.0's order.  Real values:
+flags, db, subscriptions (sub/psub/ssub from sonic.pubsub), multi, qbuf (the
+parser's unread bytes, plus the running command for the caller, as Redis
+still holds it), argv-mem, obl/oll/omem (replies the socket has not taken
+yet, cut into Redis' 16 KB reply chunks), events, cmd (set when a command is
+looked up, as Redis does), redir (sonic.tracking).  qbuf-free, rbs, rbp,
+multi-mem and tot-mem, which Redis reads from its allocator, are estimates.
+CLIENT SETINFO (Redis 7.2, which redis-py 8 sends on every connect) is
+accepted as Redis 7.2 does, and its two values are shown as 7.2 shows them,
+as the last two fields of each line.
+
+CLIENT PAUSE really holds commands (L{Pause}); MONITOR is in sonic.monitor.
 """
 
 import time
@@ -16,7 +23,7 @@ from sonic.errors import CommandError
 from sonic.registry import command
 from sonic.resp import OK, Raw, RSet, Status, Verbatim
 
-__all__ = ["validate_name", "client_type", "client_info_string"]
+__all__ = ["validate_name", "client_type", "client_info_string", "Pause", "pause_of"]
 
 #: Redis' reply chunk (PROTO_REPLY_CHUNK_BYTES): obl's fixed buffer and oll's blocks.
 REPLY_CHUNK = 16 * 1024

@@ -490,7 +490,7 @@ class Pause(object):
         return BLOCKED
 
     def unpause(self):
-        """End the pause and run the held commands in order."""
+        """End the pause; the held commands run in order on the next reactor turn."""
         server = self.server
         if self.timer is not None and self.timer.active():
             self.timer.cancel()
@@ -500,6 +500,13 @@ class Pause(object):
         server.paused = None
         server.update_guards()
         held, self.held = self.held, []
+        if held:
+            # Outside the command that ended the pause (CLIENT UNPAUSE gets
+            # its reply first), as Redis runs postponed clients from its
+            # event loop.
+            server.clock.callLater(0, self._run_held, held)
+
+    def _run_held(self, held):
         from sonic.blocking import BLOCKED
         from sonic.dispatch import execute
         from sonic.resp import Error

@@ -231,6 +231,7 @@ def test_pause_write_holds_may_replicate_and_exec():
         call(admin, "CLIENT", "PAUSE", "1000", "WRITE")
         assert execute(worker, commands) is BLOCKED
         call(admin, "CLIENT", "UNPAUSE")
+        server.clock.advance(0)
         assert worker_t.value() != b""
     server, admin, _, worker, _ = _pause_server()
     call(admin, "CLIENT", "PAUSE", "1000", "WRITE")
@@ -270,6 +271,8 @@ def test_unpause_runs_held_commands_in_order():
     other.dataReceived(b"APPEND k b\r\n")
     assert call(admin, "GET", "k") is None
     assert call(admin, "CLIENT", "UNPAUSE") == b"OK"
+    assert worker_t.value() == b""  # after UNPAUSE's own reply, on the next reactor turn
+    server.clock.advance(0)
     assert call(admin, "GET", "k") == b"ab"
     assert worker_t.value() == b":1\r\n" and other_t.value() == b":2\r\n"
     assert not server.clock.getDelayedCalls() or all(

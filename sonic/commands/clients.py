@@ -23,7 +23,7 @@ from sonic.errors import CommandError
 from sonic.registry import command
 from sonic.resp import OK, Raw, RSet, Status, Verbatim
 
-__all__ = ["validate_name", "client_type", "client_info_string", "Pause", "pause_of"]
+__all__ = ["validate_name", "client_type", "client_info_string", "buffer_peaks", "Pause", "pause_of"]
 
 #: Redis' reply chunk (PROTO_REPLY_CHUNK_BYTES): obl's fixed buffer and oll's blocks.
 REPLY_CHUNK = 16 * 1024
@@ -174,6 +174,21 @@ def output_pending(c):
         return 0
     return (sum(len(b) for b in getattr(transport, "_tempDataBuffer", ()) or ())
             + len(getattr(transport, "dataBuffer", b"") or b""))
+
+
+def buffer_peaks(server):
+    """INFO's client_recent_max_input/output_buffer: the largest unread input and unsent output now.
+
+    Redis keeps the peaks of the last few seconds; sonic reports the current
+    maxima, computed when INFO asks.
+    """
+    inp = out = 0
+    for c in server.clients.values():
+        parser = getattr(c, "parser", None)
+        if parser is not None:
+            inp = max(inp, parser.pending())
+        out = max(out, output_pending(c))
+    return inp, out
 
 
 def client_info_string(c, now=None, current=None):

@@ -343,3 +343,17 @@ def test_cmd_field_follows_lookup(sonic_port, real_port):
                 ("MULTI",), ("SET", "x", "y"), ("EXEC",), ("MULTI",), ("GET",), ("DISCARD",),
                 ("CLIENT", "LIST", "ID", "x"), ("DEL", "a", "x")]
     assert _cmd_after(sonic_port, commands) == _cmd_after(real_port, commands)
+
+
+def test_info_clients_buffer_maxima():
+    """INFO's client_recent_max_input/output_buffer report the largest unread input and unsent output."""
+    server = make_server()
+    slow, transport = connect(server)
+    transport.dataBuffer = b"x" * 5000   # replies the peer has not read
+    half, _ = connect(server)
+    half.dataReceived(b"*2\r\n$3\r\nGET\r\n$10\r\nab")   # half a command
+    me, _ = connect(server)
+    info = call(me, "INFO", "clients").decode()
+    fields = dict(line.split(":", 1) for line in info.split("\r\n")[1:] if ":" in line)
+    assert int(fields["client_recent_max_input_buffer"]) > 0
+    assert fields["client_recent_max_output_buffer"] == "5000"

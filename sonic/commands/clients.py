@@ -209,6 +209,8 @@ def client_info_string(c, now=None, current=None):
     if c is current:
         qbuf += _resp_size(c.argv)
         argv_mem = sum(len(a) for a in c.argv)
+    elif c.blocked is not None:
+        argv_mem = sum(len(a) for a in c.argv)  # a blocked or held command keeps its argv
     pending = output_pending(c)
     obl = min(pending, REPLY_CHUNK)
     omem = pending - obl
@@ -497,11 +499,19 @@ class Pause(object):
             return any(s.write or s.fullname in MAY_REPLICATE for s, _ in client.multi)
         return False
 
-    def hold(self, client, argv):
-        """Park C{client} with C{argv}; the protocol reads nothing more from it meanwhile."""
+    def hold(self, client, argv, spec=None):
+        """Park C{client} with C{argv}; the protocol reads nothing more from it meanwhile.
+
+        As in Redis 7.0.15 a held client counts in INFO's blocked_clients,
+        and CLIENT LIST shows its command (cmd=, argv-mem=) and flag b.
+        """
         from sonic.blocking import BLOCKED
         waiter = self.server.blocking.park(client, POSTPONED)
         self.held.append((waiter, argv))
+        client.argv = argv
+        if spec is not None:
+            client.last_cmd = spec.fullname
+        self.server.blocked_clients += 1
         return BLOCKED
 
     def unpause(self):
@@ -526,6 +536,7 @@ class Pause(object):
         from sonic.dispatch import execute
         from sonic.resp import Error
         for waiter, argv in held:
+            self.server.blocked_clients -= 1
             client = waiter.client
             if client.blocked is not waiter or getattr(client, "_closed", False):
                 continue
@@ -540,7 +551,9 @@ class Pause(object):
 
     def client_gone(self, client):
         """A held client disconnected: its command never runs."""
-        self.held = [(w, a) for w, a in self.held if w.client is not client]
+        kept = [(w, a) for w, a in self.held if w.client is not client]
+        self.server.blocked_clients -= len(self.held) - len(kept)
+        self.held = kept
 
 
 #: Redis 7.0's CMD_MAY_REPLICATE commands (COMMAND INFO does not show the

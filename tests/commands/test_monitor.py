@@ -236,3 +236,29 @@ def test_monitor_that_does_not_read_is_closed_past_replica_limit():
     assert server.monitors == [] and i < 10
     assert transport.disconnecting or mon._dropped
     worker.dataReceived(b"SET k v\r\n")  # no monitor left: nothing to write to
+
+
+def _served_blpop_lines(port):
+    mon = socket.create_connection(("127.0.0.1", port), timeout=5)
+    mon.sendall(b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n")
+    time.sleep(0.1)
+    mon.recv(65536)
+    mon.sendall(b"*1\r\n$7\r\nMONITOR\r\n")
+    assert mon.recv(5) == b"+OK\r\n"
+    waiter, pusher = RawClient(port), RawClient(port)
+    try:
+        waiter.send_raw(b"*3\r\n$5\r\nBLPOP\r\n$5\r\nblist\r\n$1\r\n0\r\n")
+        time.sleep(0.1)
+        pusher.call("RPUSH", "blist", "x")
+        assert waiter.read_reply() == b"*2\r\n$5\r\nblist\r\n$1\r\nx\r\n"
+        pusher.call("ECHO", "--end-of-test--")
+        return [_normalize(line) for line in _read_lines(mon, b"--end-of-test--")]
+    finally:
+        waiter.close()
+        pusher.close()
+        mon.close()
+
+
+def test_monitor_resp3_and_served_blocking_command(sonic_port, real_port):
+    """A RESP3 monitor gets the same status lines; a served BLPOP is shown once, when it blocked."""
+    assert _served_blpop_lines(sonic_port) == _served_blpop_lines(real_port)

@@ -122,15 +122,24 @@ def feed(client, argv):
             monitor.monitor_lines.append(line)
         elif monitor is client or getattr(monitor, "_processing", False):
             # The monitor's own command: its reply is not written yet, and
-            # Redis shows the line after it.
-            server.clock.callLater(0, _late_write, monitor, line)
+            # Redis shows the line after it.  Later lines queue behind it.
+            queue = getattr(monitor, "monitor_queue", None)
+            if queue is None:
+                monitor.monitor_queue = [line]
+                server.clock.callLater(0, _flush_queue, monitor)
+            else:
+                queue.append(line)
+        elif getattr(monitor, "monitor_queue", None) is not None:
+            monitor.monitor_queue.append(line)
         else:
             _write(monitor, line)
 
 
-def _late_write(monitor, line):
-    if not getattr(monitor, "_closed", False) and not monitor.close_after_reply:
-        _write(monitor, line)
+def _flush_queue(monitor):
+    queue = monitor.monitor_queue
+    monitor.monitor_queue = None
+    if queue and not getattr(monitor, "_closed", False) and not monitor.close_after_reply:
+        _write(monitor, b"".join(queue))
 
 
 _limits_cache = [None, (0, 0, 0)]

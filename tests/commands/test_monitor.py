@@ -262,3 +262,19 @@ def _served_blpop_lines(port):
 def test_monitor_resp3_and_served_blocking_command(sonic_port, real_port):
     """A RESP3 monitor gets the same status lines; a served BLPOP is shown once, when it blocked."""
     assert _served_blpop_lines(sonic_port) == _served_blpop_lines(real_port)
+
+
+def test_redis_py_monitor(r, server_port):
+    """redis-py's Monitor parses sonic's lines (client and lua origins) as it parses Redis'."""
+    import redis
+    other = redis.Redis(port=server_port, protocol=2)
+    other.ping()  # connected (and CLIENT SETINFO sent) before the monitor starts
+    with r.monitor() as m:
+        other.set("pyk", "v v")
+        other.eval("return redis.call('get', KEYS[1])", 1, "pyk")
+        seen = [m.next_command() for _ in range(3)]
+    other.close()
+    assert [s["command"] for s in seen] == [
+        "SET pyk v v", "EVAL return redis.call('get', KEYS[1]) 1 pyk", "get pyk"]
+    assert [s["db"] for s in seen] == [0, 0, 0]
+    assert seen[2]["client_type"] == "lua" and seen[0]["client_type"] == "tcp"

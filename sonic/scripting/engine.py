@@ -365,6 +365,11 @@ local wrappers = {
   next = xnext,
   pairs = function(t) return xnext, t, nil end,
   loadstring = function(s, name)
+    if type(s) == 'string' and s:byte(1) == 27 then
+      -- Redis' Lua refuses precompiled chunks (they can break the VM): it
+      -- reads them as source text, which fails on the ESC byte.
+      return loadstring(' \27', name or s)
+    end
     local f, e = loadstring(s, name)
     if f then setfenv(f, PG) end
     return f, e
@@ -409,7 +414,11 @@ local function seal(extra)
     local lib = rawget(SG, name)
     if type(lib) == 'table' then SG[name] = protect(lib) end
   end
-  getmetatable('').__index = SG.string
+  -- Strings' methods are the scripts' read-only string library, and the
+  -- string metatable scripts see is read-only too.
+  local string_mt = getmetatable('')
+  string_mt.__index = SG.string
+  string_mt.__metatable = protect({__index = SG.string})
   PG = protect(SG)
   SG._G = PG
   setmetatable(SG, {__index = function(_, k)
@@ -423,7 +432,8 @@ local function set_redis_field(k, v) rawset(redis, k, v) end
 local function newtable() return {} end
 
 return {run = run, compile = compile, protect = protect, seal = seal, G = SG, redis = redis,
-        set_redis_field = set_redis_field, newtable = newtable}
+        set_redis_field = set_redis_field, newtable = newtable,
+        gc_count = function() return collectgarbage('count') end}
 """
 
 
@@ -458,6 +468,8 @@ class ScriptClient(Client):
     """
 
     no_block = True
+    #: MONITOR shows its commands as [db lua], the slow log as ?:0 (sonic.monitor).
+    is_script = True
 
     def __init__(self, server):
         Client.__init__(self, server)
@@ -511,6 +523,14 @@ def running(server):
     return getattr(server, "script_run", None)
 
 
+def eval_memory(server):
+    """INFO memory's EVAL figures: (Lua VM bytes, cached script bytes, cached scripts)."""
+    engine = getattr(server, "lua_engine", None)
+    if engine is None:
+        return 0, 0, 0
+    return engine.memory(), engine.scripts_size, len(engine.scripts)
+
+
 def get_engine(server):
     """The server's EVAL engine, created on first use."""
     engine = getattr(server, "lua_engine", None)
@@ -539,6 +559,8 @@ class LuaEngine(object):
         self.script_resp = 2
         self._rand = _Rand48()
         self._in_events = False
+        #: The monotonic clock the BUSY threshold is measured with (seconds).
+        self.clock = time.monotonic
         lua = self.lua = lua51.LuaRuntime(
             encoding=None, register_eval=False, register_builtins=False,
             unpack_returned_tuples=True, attribute_filter=_deny_attributes)
@@ -550,10 +572,10 @@ class LuaEngine(object):
             if install is not None:
                 install(lua)
         internals = lua.execute(
-            _BOOTSTRAP, self._lua_call, self._lua_pcall, self._lua_unwrap, self._py_log,
-            self._py_sha1, self._py_hook,
-            self._py_random, self._py_seed, self._py_setresp, self._py_set_repl,
-            self._py_acl, HOOK_INSTRUCTIONS)
+            _BOOTSTRAP, _Builtin(self._lua_call), _Builtin(self._lua_pcall), self._lua_unwrap,
+            _Builtin(self._py_log), _Builtin(self._py_sha1), lambda: self._py_hook(),
+            _Builtin(self._py_random), _Builtin(self._py_seed), _Builtin(self._py_setresp),
+            _Builtin(self._py_set_repl), _Builtin(self._py_acl), HOOK_INSTRUCTIONS)
         self._run = internals[b"run"]
         self._compile = internals[b"compile"]
         self.protect = internals[b"protect"]
@@ -562,6 +584,7 @@ class LuaEngine(object):
         self.set_redis_field = internals[b"set_redis_field"]
         self._newtable = internals[b"newtable"]
         self._seal = internals[b"seal"]
+        self._gc_count = internals[b"gc_count"]
         self.sealed = False
         if kind == "eval":
             self.seal()
@@ -582,10 +605,7 @@ class LuaEngine(object):
 
     def memory(self):
         """Bytes the Lua state uses (collectgarbage('count'))."""
-        try:
-            return int(self.lua.eval("collectgarbage('count')") * 1024)
-        except Exception:
-            return 0
+        return int(self._gc_count() * 1024)
 
     # -- running ------------------------------------------------------------------
 
@@ -596,6 +616,7 @@ class LuaEngine(object):
         if running(server) is not None:
             raise CommandError("ERR a script is already running")
         run = ScriptRun(self, caller, name, read_only, allow_oom, compat, busy_error)
+        run.start = self.clock()
         run.oom_at_start = server.over_maxmemory() if server.config.maxmemory else False
         client = self.client
         client.select(caller.dbnum)
@@ -642,7 +663,7 @@ class LuaEngine(object):
             return False
         if not run.timedout:
             limit = self.server.config.busy_reply_threshold
-            if limit <= 0 or (time.monotonic() - run.start) * 1000 < limit:
+            if limit <= 0 or (self.clock() - run.start) * 1000 < limit:
                 return False
             self._begin_busy(run)
         if not self._in_events:
@@ -662,7 +683,7 @@ class LuaEngine(object):
         run.timedout = True
         log.warn("Slow script detected: still in execution after {ms} milliseconds. You can "
                  "try killing the script using the {cmd} command. Script name is: {name}.",
-                 ms=int((time.monotonic() - run.start) * 1000),
+                 ms=int((self.clock() - run.start) * 1000),
                  cmd="SCRIPT KILL" if self.kind == "eval" else "FUNCTION KILL", name=run.name)
         server.script_busy = run.busy_error
         server.update_guards()
@@ -1035,6 +1056,20 @@ class LuaEngine(object):
         out.append(b"*%d\r\n" % len(items))
         for v in items:
             self._to_resp(out, v, resp, sresp)
+
+
+class _Builtin(object):
+    """A Python callable handed to scripts: shows as a Lua builtin, not as a Python repr."""
+
+    __slots__ = ("__call__",)
+
+    def __init__(self, func):
+        self.__call__ = func
+
+    def __repr__(self):
+        return "function: builtin: 0x%012x" % id(self)
+
+    __str__ = __repr__
 
 
 class _Raise(Exception):

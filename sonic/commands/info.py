@@ -109,6 +109,9 @@ def _memory(server):
     total = _total_system_memory()
     maxmemory = server.config.maxmemory
     dataset = max(used - startup, 0)
+    # EVAL's Lua state and script cache (sonic.scripting.engine).
+    from sonic.scripting.engine import eval_memory
+    lua_vm, lua_scripts, lua_count = eval_memory(server)
     return [
         ("used_memory", used),
         ("used_memory_human", bytes_to_human(used)),
@@ -126,19 +129,19 @@ def _memory(server):
         ("allocator_resident", used),
         ("total_system_memory", total),
         ("total_system_memory_human", bytes_to_human(total)),
-        ("used_memory_lua", 0),
-        ("used_memory_vm_eval", 0),
-        ("used_memory_lua_human", "0B"),
-        ("used_memory_scripts_eval", 0),
-        ("number_of_cached_scripts", 0),
+        ("used_memory_lua", lua_vm),
+        ("used_memory_vm_eval", lua_vm),
+        ("used_memory_lua_human", bytes_to_human(lua_vm)),
+        ("used_memory_scripts_eval", lua_scripts),
+        ("number_of_cached_scripts", lua_count),
         ("number_of_functions", 0),
         ("number_of_libraries", 0),
         ("used_memory_vm_functions", 0),
-        ("used_memory_vm_total", 0),
-        ("used_memory_vm_total_human", "0B"),
+        ("used_memory_vm_total", lua_vm),
+        ("used_memory_vm_total_human", bytes_to_human(lua_vm)),
         ("used_memory_functions", 0),
-        ("used_memory_scripts", 0),
-        ("used_memory_scripts_human", "0B"),
+        ("used_memory_scripts", lua_scripts),
+        ("used_memory_scripts_human", bytes_to_human(lua_scripts)),
         ("maxmemory", maxmemory),
         ("maxmemory_human", bytes_to_human(maxmemory)),
         ("maxmemory_policy", server.config.maxmemory_policy),

@@ -36,9 +36,9 @@ def _numkeys(value, nargs):
 
 
 def load_script(server, body):
-    """Compile C{body} into the cache (EVAL, SCRIPT LOAD); return its sha (str)."""
+    """Compile C{body} into the cache (EVAL, SCRIPT LOAD); return its sha (bytes)."""
     engine = get_engine(server)
-    sha = sha1hex(body)
+    sha = sha1hex(body).encode()
     if sha in engine.scripts:
         return sha
     flags, code = parse_shebang(body)
@@ -81,30 +81,32 @@ def _prepare(client, flags, read_only_command):
     return True
 
 
-def _run(client, sha, numkeys, args, read_only_command):
-    engine = get_engine(client.server)
-    fn, flags, _ = engine.scripts[sha]
+def _run(client, engine, script, sha, nkeys, args, read_only_command):
+    fn, flags, _ = script
     read_only = _prepare(client, flags, read_only_command)
-    nkeys = _numkeys(numkeys, len(args))
-    return engine.run(fn, client, list(args[:nkeys]), list(args[nkeys:]), sha,
+    return engine.run(fn, client, args[:nkeys], args[nkeys:], sha.decode(),
                       read_only=read_only,
                       allow_oom=flags is not None and "allow_oom" in flags,
                       compat=flags is None)
 
 
 def _eval(client, body, numkeys, args, read_only_command):
-    _numkeys(numkeys, len(args))
+    nkeys = _numkeys(numkeys, len(args))
     sha = load_script(client.server, body)
-    return _run(client, sha, numkeys, args, read_only_command)
+    engine = get_engine(client.server)
+    return _run(client, engine, engine.scripts[sha], sha, nkeys, args, read_only_command)
 
 
 def _evalsha(client, sha, numkeys, args, read_only_command):
-    _numkeys(numkeys, len(args))
+    nkeys = _numkeys(numkeys, len(args))
     engine = get_engine(client.server)
-    sha = sha.lower().decode("latin-1")
-    if len(sha) != 40 or sha not in engine.scripts:
-        raise CommandError(NOSCRIPT)
-    return _run(client, sha, numkeys, args, read_only_command)
+    script = engine.scripts.get(sha)
+    if script is None:
+        sha = sha.lower()
+        script = engine.scripts.get(sha)
+        if script is None:
+            raise CommandError(NOSCRIPT)
+    return _run(client, engine, script, sha, nkeys, args, read_only_command)
 
 
 @command("eval")
@@ -138,14 +140,14 @@ def evalsha_ro(client, sha1, numkeys, *args):
 @command("script|load")
 def script_load(client, script):
     """SCRIPT LOAD script"""
-    return load_script(client.server, script).encode()
+    return load_script(client.server, script)
 
 
 @command("script|exists")
 def script_exists(client, *shas):
     """SCRIPT EXISTS sha1 [sha1 ...]"""
     scripts = get_engine(client.server).scripts
-    return [1 if s.lower().decode("latin-1") in scripts else 0 for s in shas]
+    return [1 if s.lower() in scripts else 0 for s in shas]
 
 
 @command("script|flush")

@@ -228,12 +228,15 @@ local function kill_hook()
     error(kill_error, 0)
   end
 end
+local killed = false
 local function count_hook()
   if py_hook() then
+    killed = true
     dbg.sethook(kill_hook, 'l')
     kill_hook()
   end
 end
+dbg.sethook(count_hook, '', HOOK_N)
 
 local function first(ok, r) return ok, r end
 
@@ -244,7 +247,11 @@ local function run(f, pass_args, nkeys, ...)
   for i = nkeys + 1, select('#', ...) do argv[i - nkeys] = all[i] end
   SG.KEYS = keys
   SG.ARGV = argv
-  dbg.sethook(count_hook, '', HOOK_N)
+  if killed then
+    -- The last run was killed: back to the count hook.
+    killed = false
+    dbg.sethook(count_hook, '', HOOK_N)
+  end
   if pass_args then
     return first(xpcall(function() return f(keys, argv) end, err_handler))
   end
@@ -501,6 +508,9 @@ class ScriptRun(object):
     @ivar killed: SCRIPT KILL (or FUNCTION KILL, SHUTDOWN) asked it to stop.
     """
 
+    __slots__ = ("engine", "caller", "name", "read_only", "allow_oom", "compat", "busy_error",
+                 "wrote", "timedout", "killed", "start", "oom_at_start", "repl", "saved_shutdown")
+
     def __init__(self, engine, caller, name, read_only=False, allow_oom=False,
                  compat=True, busy_error=BUSY_SCRIPT):
         self.engine = engine
@@ -513,9 +523,10 @@ class ScriptRun(object):
         self.wrote = False
         self.timedout = False
         self.killed = False
-        self.start = time.monotonic()
+        self.start = 0.0
         self.oom_at_start = False
         self.repl = 3
+        self.saved_shutdown = None
 
 
 def running(server):
@@ -545,7 +556,7 @@ class LuaEngine(object):
     @ivar lua: the lupa runtime.
     @ivar G: the real global table (scripts see its read-only proxy).
     @ivar client: the L{ScriptClient} commands run on.
-    @ivar scripts: sha (str) -> (function, shebang flags or None, body), for EVAL.
+    @ivar scripts: sha (lower-case hex, bytes) -> (function, shebang flags or None, body), for EVAL.
     """
 
     def __init__(self, server, chunkname="@user_script", kind="eval", install_libs=True):
@@ -613,7 +624,7 @@ class LuaEngine(object):
             compat=True, busy_error=BUSY_SCRIPT, pass_args=False):
         """Run Lua function C{fn} for C{caller}; return the reply (L{Raw}) or raise L{CommandError}."""
         server = self.server
-        if running(server) is not None:
+        if server.script_run is not None:
             raise CommandError("ERR a script is already running")
         run = ScriptRun(self, caller, name, read_only, allow_oom, compat, busy_error)
         run.start = self.clock()
@@ -700,7 +711,7 @@ class LuaEngine(object):
         server = self.server
         server.script_busy = None
         server.update_guards()
-        saved = getattr(run, "saved_shutdown", None)
+        saved = run.saved_shutdown
         if saved is not None:
             server.shutdown = saved
 

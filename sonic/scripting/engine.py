@@ -636,9 +636,14 @@ class LuaEngine(object):
         self.script_resp = 2
         self.run_state = run
         server.script_run = run
+        # As in Redis 7.0, time stands still for the script's commands: keys
+        # expire by the time the script started (TIME still moves).
+        store = server.store
+        store.snapshot = lambda: store.now
         try:
             ok, value = self._run(fn, pass_args, len(keys), *keys, *args)
         finally:
+            del store.snapshot
             self.run_state = None
             server.script_run = None
             if run.timedout:

@@ -411,6 +411,15 @@ def test_error_lines(parity):
            ("EVAL", "return nil .. 'x'", "0"))
 
 
+def test_time_frozen_parity(parity):
+    """A key with a 1 ms TTL outlives 20 ms of busy script (TIME moves, the keyspace's clock does not)."""
+    script = ("redis.call('set', 'fz', '1', 'px', '1') local t = redis.call('time') "
+              "local s = t[1] * 1000000 + t[2] local n = s "
+              "while n - s < 20000 do local u = redis.call('time') n = u[1] * 1000000 + u[2] end "
+              "return {redis.call('get', 'fz'), redis.call('exists', 'fz')}")
+    parity(("EVAL", script, "0"))
+
+
 def test_wrongtype_in_call_and_pcall(parity):
     """WRONGTYPE raised by redis.call keeps its code; redis.pcall returns it as a table."""
     parity(("SET", "s", "v"),
@@ -634,6 +643,26 @@ def test_script_kill_refused_after_a_write():
     engine._py_hook = hook
     _eval(c, "redis.call('set', 'w', '1') while true do end", "0")
     assert result[0].message.startswith("UNKILLABLE Sorry the script already executed write commands")
+
+
+def test_time_stands_still_inside_a_script():
+    """A key set with PX 1 still exists later in the same script, as in Redis 7.0 (time frozen at the start)."""
+    from sonic.scripting.engine import get_engine
+    server = make_server()
+    c = Client(server)
+    engine = get_engine(server)
+    original = engine._call
+
+    def later(run, argv):
+        # Each command of the script runs 5 ms after the previous one (the
+        # clock moves without firing timers: none run while a script does).
+        server.clock.rightNow += 0.005
+        return original(run, argv)
+    engine._call = later
+    reply = _eval(c, "redis.call('set', 'fz', '1', 'px', '1') return {redis.call('get', 'fz'), redis.call('pttl', 'fz')}", "0")
+    assert reply == b"*2\r\n$1\r\n1\r\n:1\r\n"
+    server.clock.advance(0.001)
+    assert call(c, "GET", "fz") is None
 
 
 def test_info_memory_counts_scripts():

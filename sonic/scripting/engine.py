@@ -632,6 +632,7 @@ class LuaEngine(object):
         client = self.client
         client.select(caller.dbnum)
         client.resp = 2
+        client.flags = ""
         client.user = caller.user
         self.script_resp = 2
         self.run_state = run
@@ -888,7 +889,7 @@ class LuaEngine(object):
         self.script_resp = int(args[0])
 
     def _py_set_repl(self, *args):
-        """redis.set_repl(flags): accepted; sonic always propagates a script's writes."""
+        """redis.set_repl(flags): REPL_NONE stops propagating the script's next writes."""
         if len(args) != 1:
             raise _Raise(b"ERR redis.set_repl() requires two arguments.")
         flags = args[0]
@@ -897,6 +898,10 @@ class LuaEngine(object):
         run = self.run_state
         if run is not None:
             run.repl = int(flags)
+        # REPL_NONE: the following writes are not propagated (the "M" flag is
+        # what the propagator skips).  sonic's one stream feeds both the
+        # replicas and the AOF, so REPL_AOF and REPL_REPLICA propagate to both.
+        self.client.flags = "M" if flags == 0 else ""
 
     def _py_acl(self, *argv):
         """redis.acl_check_cmd(command, ...): sonic's one user may run every command."""

@@ -555,6 +555,21 @@ def test_effects_replication():
     ]
 
 
+def test_set_repl_none_is_not_propagated():
+    """redis.set_repl(redis.REPL_NONE) keeps the next writes out of the stream; REPL_ALL brings them back (as 7.0)."""
+    server = make_server()
+    prop = server.propagator = Propagator(server)
+    units = []
+    prop.listeners.append(units.append)
+    c = Client(server)
+    _eval(c, "redis.set_repl(redis.REPL_NONE) redis.call('set','n1','1') redis.set_repl(redis.REPL_ALL) "
+             "redis.call('set','n2','1')", "0")
+    _eval(c, "redis.set_repl(redis.REPL_NONE) redis.call('set','n3','1')", "0")
+    _eval(c, "redis.call('set','n5','1')", "0")
+    assert _stream(units) == [[b"SELECT", b"0"], [b"set", b"n2", b"1"], [b"set", b"n5", b"1"]]
+    assert call(c, "MGET", "n1", "n2", "n3", "n5") == [b"1"] * 4
+
+
 def test_blocked_client_served_after_the_script():
     """A client blocked on a list is served after the script, not in the middle of it (atomicity)."""
     server = make_server()

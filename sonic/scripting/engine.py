@@ -99,6 +99,9 @@ MAY_REPLICATE = frozenset(["publish", "spublish", "pfcount"])
 #: How often (Lua VM instructions) the count hook checks the time, as Redis.
 HOOK_INSTRUCTIONS = 100000
 
+#: How deep nested tables in a script's reply may go (see _to_resp).
+MAX_REPLY_DEPTH = 400
+
 LLONG_MIN = -(1 << 63)
 LLONG_MAX = (1 << 63) - 1
 
@@ -986,7 +989,7 @@ class LuaEngine(object):
         self._to_resp(out, value, resp, script_resp, True)
         return b"".join(out)
 
-    def _to_resp(self, out, value, resp, sresp, top=False):
+    def _to_resp(self, out, value, resp, sresp, top=False, depth=0):
         t = type(value)
         if t is bytes:
             out.append(b"$%d\r\n%s\r\n" % (len(value), value))
@@ -1007,12 +1010,17 @@ class LuaEngine(object):
         elif value is None:
             out.append(b"$-1\r\n" if resp == 2 else b"_\r\n")
         elif t is _LuaTable:
-            self._table_to_resp(out, value, resp, sresp, top)
+            if depth >= MAX_REPLY_DEPTH:
+                # Redis stops where the Lua C stack runs out (about 8000
+                # levels); sonic stops earlier, within Python's recursion limit.
+                out.append(b"-ERR reached lua stack limit\r\n")
+            else:
+                self._table_to_resp(out, value, resp, sresp, top, depth + 1)
         else:
             # Functions, userdata, threads: Redis answers nil.
             out.append(b"$-1\r\n" if resp == 2 else b"_\r\n")
 
-    def _table_to_resp(self, out, table, resp, sresp, top):
+    def _table_to_resp(self, out, table, resp, sresp, top, depth):
         err = table[b"err"]
         if type(err) is bytes:
             if top:
@@ -1044,15 +1052,15 @@ class LuaEngine(object):
             items = list(mapping.items())
             out.append((b"*%d\r\n" if resp == 2 else b"%%%d\r\n") % (len(items) * (2 if resp == 2 else 1)))
             for k, v in items:
-                self._to_resp(out, k, resp, sresp)
-                self._to_resp(out, v, resp, sresp)
+                self._to_resp(out, k, resp, sresp, False, depth)
+                self._to_resp(out, v, resp, sresp, False, depth)
             return
         members = table[b"set"]
         if type(members) is _LuaTable:
             keys = [k for k, _ in members.items()]
             out.append((b"*%d\r\n" if resp == 2 else b"~%d\r\n") % len(keys))
             for k in keys:
-                self._to_resp(out, k, resp, sresp)
+                self._to_resp(out, k, resp, sresp, False, depth)
             return
         verbatim = table[b"verbatim_string"]
         if type(verbatim) is _LuaTable:
@@ -1076,7 +1084,7 @@ class LuaEngine(object):
             i += 1
         out.append(b"*%d\r\n" % len(items))
         for v in items:
-            self._to_resp(out, v, resp, sresp)
+            self._to_resp(out, v, resp, sresp, False, depth)
 
 
 class _Builtin(object):

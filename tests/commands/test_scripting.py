@@ -17,6 +17,7 @@ from tests.helpers import Client, call, make_server
 
 #: One EVAL per case, compared byte for byte in RESP2 (conversions, errors, sandbox, flags).
 EVAL_CASES = [
+    ('EVAL', "local t = {} local c = t for i = 1, 200 do c[1] = {} c = c[1] end return t", '0'),
     ('EVAL', "return {loadstring(string.dump(function() return 1 end))}", '0'),
     ('EVAL', "return select(2, loadstring(string.dump(function() return 1 end)))", '0'),
     ('EVAL', "return select(2, loadstring('x x'))", '0'),
@@ -678,6 +679,14 @@ def test_time_stands_still_inside_a_script():
     assert reply == b"*2\r\n$1\r\n1\r\n:1\r\n"
     server.clock.advance(0.001)
     assert call(c, "GET", "fz") is None
+
+
+def test_cyclic_table_reply_ends():
+    """A table that contains itself is cut with Redis' "reached lua stack limit" error element (not an internal error)."""
+    server = make_server()
+    reply = _eval(Client(server), "local t = {} t[1] = t return t", "0")
+    assert reply.startswith(b"*1\r\n*1\r\n")
+    assert reply.endswith(b"*1\r\n-ERR reached lua stack limit\r\n")
 
 
 def test_info_memory_counts_scripts():

@@ -112,6 +112,9 @@ def _memory(server):
     # EVAL's Lua state and script cache (sonic.scripting.engine).
     from sonic.scripting.engine import eval_memory
     lua_vm, lua_scripts, lua_count = eval_memory(server)
+    # FUNCTION libraries' Lua state and code (sonic.commands.functions).
+    from sonic.commands.functions import functions_memory
+    n_functions, n_libraries, fn_vm, fn_bytes = functions_memory(server)
     return [
         ("used_memory", used),
         ("used_memory_human", bytes_to_human(used)),
@@ -134,14 +137,14 @@ def _memory(server):
         ("used_memory_lua_human", bytes_to_human(lua_vm)),
         ("used_memory_scripts_eval", lua_scripts),
         ("number_of_cached_scripts", lua_count),
-        ("number_of_functions", 0),
-        ("number_of_libraries", 0),
-        ("used_memory_vm_functions", 0),
-        ("used_memory_vm_total", lua_vm),
-        ("used_memory_vm_total_human", bytes_to_human(lua_vm)),
-        ("used_memory_functions", 0),
-        ("used_memory_scripts", lua_scripts),
-        ("used_memory_scripts_human", bytes_to_human(lua_scripts)),
+        ("number_of_functions", n_functions),
+        ("number_of_libraries", n_libraries),
+        ("used_memory_vm_functions", fn_vm),
+        ("used_memory_vm_total", lua_vm + fn_vm),
+        ("used_memory_vm_total_human", bytes_to_human(lua_vm + fn_vm)),
+        ("used_memory_functions", fn_bytes),
+        ("used_memory_scripts", lua_scripts + fn_bytes),
+        ("used_memory_scripts_human", bytes_to_human(lua_scripts + fn_bytes)),
         ("maxmemory", maxmemory),
         ("maxmemory_human", bytes_to_human(maxmemory)),
         ("maxmemory_policy", server.config.maxmemory_policy),

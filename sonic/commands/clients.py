@@ -21,7 +21,7 @@ from sonic import errors, monitor
 from sonic.commands.args import to_int
 from sonic.errors import CommandError
 from sonic.registry import command
-from sonic.resp import OK, Raw, RSet, Status, Verbatim
+from sonic.resp import OK, Raw, Status, Verbatim
 
 __all__ = ["validate_name", "client_type", "client_info_string", "buffer_peaks", "Pause", "pause_of"]
 

@@ -8,8 +8,7 @@ the thresholds are changed on both servers and restored afterwards.
 import hiredis
 import pytest
 
-from sonic.commands.latency import (LatencyMonitor, cumulative, histogram_counts, percentile,
-                                    _sparkline)
+from sonic.commands.latency import cumulative, histogram_counts, percentile, _sparkline
 from sonic.commands.slowlog import entry_argv
 from tests.helpers import call, make_server, Client
 from tests.resp_reader import RawClient

@@ -1477,6 +1477,8 @@ if AS_C then
     end
     function fresh() return cowrap(serve) end
     mt.__call = fresh()
+    local shown = tostring(impl)  -- "function: 0x...", as Redis prints its C functions
+    mt.__tostring = function() return shown end
     mt.__metatable = false
     return proxy
   end

@@ -239,7 +239,8 @@ def test_pause_write_holds_may_replicate_and_exec():
         assert worker_t.value() != b""
     server, admin, _, worker, _ = _pause_server()
     call(admin, "CLIENT", "PAUSE", "1000", "WRITE")
-    assert execute(worker, [b"EVAL_RO", b"return 1", b"0"]) == b":1\r\n"  # encoded by the engine
+    assert execute(worker, [b"EVAL_RO", b"return 1", b"0"]) is not BLOCKED
+    assert worker.blocked is None
     server, admin, _, worker, worker_t = _pause_server()
     worker.dataReceived(b"MULTI\r\nGET k\r\n")
     call(admin, "CLIENT", "PAUSE", "1000", "WRITE")

@@ -170,6 +170,11 @@ def test_config_set_rejects_other_characters(parity):
             assert got[0].startswith(b"-ERR CONFIG SET failed")
             assert b"Invalid event class character. Use 'Ag$lshzxeKEtmdn'." in got[0]
         parity(("CONFIG", "SET", "notify-keyspace-events", "KEA", "notify-keyspace-events", "E"))
+        # CONFIG SET is atomic: another bad value leaves the flags as they were.
+        parity(("CONFIG", "SET", "notify-keyspace-events", "KEA", "maxmemory-policy", "bogus"),
+               ("CONFIG", "GET", "notify-keyspace-events"),
+               ("CONFIG", "SET", "maxmemory-policy", "noeviction", "notify-keyspace-events", "Q"),
+               ("CONFIG", "GET", "notify-keyspace-events"))
     finally:
         for c in (parity.sonic, parity.real):
             _config_set(c, "")

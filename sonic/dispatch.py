@@ -231,6 +231,9 @@ def check_state(server, spec, client=None):
     if server.misconf and server.master_host is None and (spec.write or spec.fullname == "ping"):
         # A failed BGSAVE with stop-writes-on-bgsave-error (sonic.persistence.snapshot).
         raise CommandError(errors.MISCONF)
+    if (server.aof_write_error is not None and server.master_host is None
+            and (spec.write or spec.fullname == "ping")):
+        raise CommandError(errors.MISCONF_AOF % server.aof_write_error)
     if spec.write and server.min_replicas_refuse and server.master_host is None:
         raise CommandError("NOREPLICAS Not enough good replicas to write.")
     if client is not None and client.gated:

@@ -173,3 +173,6 @@ MISCONF = ("MISCONF Redis is configured to save RDB snapshots, but it's currentl
 # Pub/Sub (server.c processCommand: the RESP2 subscribed context)
 PUBSUB_CONTEXT = ("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
                   "RESET are allowed in this context")
+
+#: A failed AOF write or fsync (Redis' writeCommandsDeniedByDiskError, AOF case).
+MISCONF_AOF = "MISCONF Errors writing to the AOF file: %s"

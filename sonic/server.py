@@ -72,6 +72,9 @@ class Server(object):
         #: A BGSAVE failed with stop-writes-on-bgsave-error on: -MISCONF
         #: (sonic.persistence.snapshot keeps it up to date).
         self.misconf = False
+        #: The reason of a failed AOF write or fsync, until it recovers:
+        #: writes get -MISCONF (sonic.persistence.aof).
+        self.aof_write_error = None
         self.gate_all = False
         #: While a script runs past busy-reply-threshold: its BUSY error
         #: text (sonic.scripting.engine), else None; part of gate_all.
@@ -138,7 +141,8 @@ class Server(object):
 
     def update_guards(self):
         """Recompute L{guard_writes} after a change of role or of maxmemory."""
-        self.gate_all = bool(self.loading or self.stale_refused or self.misconf or self.script_busy)
+        self.gate_all = bool(self.loading or self.stale_refused or self.misconf or self.script_busy
+                             or self.aof_write_error is not None)
         self.guard_writes = (bool(self.config.maxmemory) or self.master_host is not None
                              or self.gate_all or self.min_replicas_refuse)
 

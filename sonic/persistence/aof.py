@@ -312,6 +312,9 @@ class AppendOnly(object):
         self.last_cow_size = 0      # INFO aof_last_cow_size (FullSync.cow_bytes of the last rewrite)
         self.consecutive_failures = 0
         self.last_write_status = "ok"
+        self.write = os.write          # injectable, as fsync (tests simulate a full disk)
+        self.write_error = None        # the reason of a failed write, until a retry succeeds
+        self.pending = b""             # bytes a failed write left, written by the cron
         self.fsyncs = 0
         self.cron_call = None
         self._turning_on = False
@@ -729,13 +732,63 @@ class AppendOnly(object):
             self.dirty = True
 
     def _write(self, data):
-        try:
-            os.write(self.fd, data)
-        except OSError as e:
-            self.last_write_status = "err"
-            log.error("Error writing to the AOF file: {e}", e=e.strerror)
+        """Append C{data}; on a failed or short write keep the rest for a retry and refuse writes.
+
+        As Redis (flushAppendOnlyFile): nothing is dropped.  What did not
+        reach the file stays buffered and is retried by the cron once a
+        second; meanwhile write commands (and PING) get C{-MISCONF Errors
+        writing to the AOF file: <reason>}.  With C{appendfsync always} an
+        acknowledged write cannot be made durable, so the process exits.
+        """
+        if self.write_error is not None:
+            self.pending = self.pending + data  # behind what is still unwritten
             return
-        self.current_size += len(data)
+        try:
+            written = self.write(self.fd, data)
+        except OSError as e:
+            written = 0
+            reason = e.strerror or str(e)
+        else:
+            reason = "No space left on device"  # a short write: Redis reports ENOSPC too
+        self.current_size += written
+        if written == len(data):
+            return
+        self.pending = data[written:]
+        self._write_failed(reason)
+
+    def _write_failed(self, reason):
+        if self.config.appendfsync == "always":
+            log.critical("Can't recover from AOF write error when the AOF fsync policy is"
+                         " 'always' ({e}). Exiting...", e=reason)
+            os._exit(1)
+        if self.write_error is None:
+            log.warn("Error writing to the AOF file: {e}", e=reason)
+        self.write_error = reason
+        self.last_write_status = "err"
+        self.server.aof_write_error = reason
+        self.server.update_guards()
+
+    def retry_pending(self):
+        """The cron: write what a failed write left; writes are accepted again once it is all out."""
+        if self.write_error is None or self.fd is None:
+            return
+        data, self.pending = self.pending, b""
+        try:
+            written = self.write(self.fd, data)
+        except OSError as e:
+            written = 0
+            self.write_error = e.strerror or str(e)
+        self.current_size += written
+        if written < len(data):
+            self.pending = data[written:]
+            self.server.aof_write_error = self.write_error
+            return
+        log.warn("AOF write error looks solved, Redis can write again.")
+        self.write_error = None
+        self.last_write_status = "ok"
+        self.server.aof_write_error = None
+        self.server.update_guards()
+        self.dirty = True
 
     def _write_manifest(self, m):
         os.makedirs(self.dirname, exist_ok=True)
@@ -759,6 +812,7 @@ class AppendOnly(object):
         if self.fd is None and self.rewrite is None and not self.rewrite_scheduled:
             return
         self._schedule_cron()
+        self.retry_pending()
         if (self.dirty and not self.fsync_in_progress and self.fd is not None
                 and self.config.appendfsync == "everysec"):
             self.background_fsync()
@@ -776,11 +830,20 @@ class AppendOnly(object):
         def done(_):
             self.fsync_in_progress = False
             self.fsyncs += 1
+            if self.server.aof_write_error is not None and self.write_error is None:
+                log.warn("AOF fsync error looks solved, Redis can write again.")
+                self.last_write_status = "ok"
+                self.server.aof_write_error = None
+                self.server.update_guards()
 
         def failed(f):
             self.fsync_in_progress = False
-            self.last_write_status = "err"
             log.failure("fsync of the AOF", f)
+            # Redis' aof_bio_fsync_status: writes are refused until an fsync succeeds.
+            self.last_write_status = "err"
+            self.server.aof_write_error = getattr(f.value, "strerror", None) or str(f.value)
+            self.server.update_guards()
+            self.dirty = True  # the cron tries again
         _in_thread(self.server, self.fsync, fd).addCallbacks(done, failed)
 
     def _check_auto_rewrite(self):

@@ -446,3 +446,46 @@ def test_pre_7_single_file_with_rdb_preamble_is_upgraded(in_tmp):
     assert server.aof.load() == 1
     assert call(Client(server), "GET", "from-rdb") == b"x"
     assert os.path.exists(os.path.join("appendonlydir", "appendonly.aof"))
+
+
+def test_failed_write_refuses_writes_keeps_the_data_and_recovers():
+    """A failed AOF write (full disk) keeps the unwritten bytes, answers writes and PING -MISCONF, and the cron's retry restores both."""
+    server = aof_server(appendfsync="everysec")
+    aof = server.aof
+    c = Client(server)
+    real_write = aof.write
+
+    def full_disk(fd, data):
+        raise OSError(28, "No space left on device")
+
+    aof.write = full_disk
+    assert call(c, "SET", "a", "1") == b"OK"  # buffered for the end of the turn
+    server.clock.advance(0)  # the write fails
+    error = "MISCONF Errors writing to the AOF file: No space left on device"
+    assert call(c, "SET", "b", "2").message == error
+    assert call(c, "PING").message == error
+    assert call(c, "GET", "a") == b"1"  # reads go on
+    assert "aof_last_write_status:err" in call(c, "INFO", "persistence").decode()
+    server.clock.advance(1)  # the cron retries: still full
+    assert call(c, "DEL", "a").message == error
+    aof.write = real_write
+    server.clock.advance(1)  # the retry succeeds
+    assert call(c, "SET", "b", "2") == b"OK"
+    assert "aof_last_write_status:ok" in call(c, "INFO", "persistence").decode()
+    data = incr_bytes(server)
+    assert data.count(b"SET") == 2 and b"$1\r\na\r\n$1\r\n1" in data  # nothing lost
+
+
+def test_short_write_keeps_the_rest():
+    """A short write (the disk filled mid-write) keeps the rest of the data for the retry."""
+    server = aof_server(appendfsync="everysec")
+    aof = server.aof
+    real_write = aof.write
+    aof.write = lambda fd, data: real_write(fd, data[:5])
+    call(Client(server), "SET", "key", "value")
+    server.clock.advance(0)
+    assert server.aof_write_error == "No space left on device"
+    aof.write = real_write
+    server.clock.advance(1)
+    assert server.aof_write_error is None
+    assert incr_bytes(server).endswith(encode_command([b"SET", b"key", b"value"]))

@@ -220,17 +220,18 @@ local ENV = setmetatable({}, {
 
 local function timeout_hook()
   if py_timeout() then
-    dbg.sethook()
     error({err = "ERR FUNCTION LOAD timeout"})
   end
 end
 
 -- Runs a compiled library: ok, error (Redis' {err=} table) and the registered functions.
+-- The engine's own count hook (BUSY, kills) is put back afterwards.
 local function load(fn)
   registered, by_name, loading = {}, {}, true
+  local hook, mask, count = dbg.gethook()
   dbg.sethook(timeout_hook, "", 10000)
   local ok, err = xpcall(fn, err_handler)
-  dbg.sethook()
+  if hook then dbg.sethook(hook, mask, count) else dbg.sethook() end
   local r = registered
   registered, by_name, loading = nil, nil, false
   return ok, err, r

@@ -87,7 +87,7 @@ def _run(client, engine, script, sha, nkeys, args, read_only_command):
     return engine.run(fn, client, args[:nkeys], args[nkeys:], sha.decode(),
                       read_only=read_only,
                       allow_oom=flags is not None and "allow_oom" in flags,
-                      compat=flags is None)
+                      compat=flags is None, plain=True)
 
 
 def _eval(client, body, numkeys, args, read_only_command):

@@ -575,6 +575,9 @@ class LuaEngine(object):
         self._in_events = False
         #: The monotonic clock the BUSY threshold is measured with (seconds).
         self.clock = time.monotonic
+        store = server.store
+        #: Stands in for store.snapshot while a script runs (time frozen).
+        self._frozen_now = lambda: store.now
         lua = self.lua = lua51.LuaRuntime(
             encoding=None, register_eval=False, register_builtins=False,
             unpack_returned_tuples=True, attribute_filter=_deny_attributes)
@@ -624,8 +627,12 @@ class LuaEngine(object):
     # -- running ------------------------------------------------------------------
 
     def run(self, fn, caller, keys, args, name, read_only=False, allow_oom=False,
-            compat=True, busy_error=BUSY_SCRIPT, pass_args=False):
-        """Run Lua function C{fn} for C{caller}; return the reply (L{Raw}) or raise L{CommandError}."""
+            compat=True, busy_error=BUSY_SCRIPT, pass_args=False, plain=False):
+        """Run Lua function C{fn} for C{caller}; return the reply (L{Raw}) or raise L{CommandError}.
+
+        With C{plain}, a string or integer reply comes back as bytes or int
+        (the protocol's fast path) instead of L{Raw}.
+        """
         server = self.server
         if server.script_run is not None:
             raise CommandError("ERR a script is already running")
@@ -643,7 +650,7 @@ class LuaEngine(object):
         # As in Redis 7.0, time stands still for the script's commands: keys
         # expire by the time the script started (TIME still moves).
         store = server.store
-        store.snapshot = lambda: store.now
+        store.snapshot = self._frozen_now
         try:
             ok, value = self._run(fn, pass_args, len(keys), *keys, *args)
         finally:
@@ -654,6 +661,13 @@ class LuaEngine(object):
                 self._end_busy(run)
         if not ok:
             raise CommandError(self._error_text(value, name))
+        # The common replies as plain values (the protocol's fast path).
+        if plain:
+            t = type(value)
+            if t is bytes:
+                return value
+            if t is int and LLONG_MIN <= value <= LLONG_MAX:
+                return value
         out = []
         self._to_resp(out, value, caller.resp, self.script_resp, True)
         return Raw(b"".join(out))

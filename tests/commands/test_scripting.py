@@ -11,7 +11,7 @@ client's db, atomicity with blocked clients, and the BUSY state.
 import pytest
 
 from sonic.replication.propagate import Propagator
-from sonic.resp import Error, RespParser
+from sonic.resp import Error, RespParser, encode
 
 from tests.helpers import Client, call, make_server
 
@@ -437,7 +437,7 @@ def test_wrongtype_in_call_and_pcall(parity):
 def _eval(client, script, *args):
     """Run EVAL on a bare client; the raw reply bytes, or an Error."""
     reply = call(client, "EVAL", script, *args)
-    return reply if isinstance(reply, Error) else bytes(reply)
+    return reply if isinstance(reply, Error) else encode(reply, client.resp)
 
 
 @pytest.mark.parametrize("script", [

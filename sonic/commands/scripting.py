@@ -61,7 +61,8 @@ def _prepare(client, flags, read_only_command):
         if server.stale_refused:
             raise CommandError(errors.MASTERDOWN)
         return read_only_command
-    if "allow_oom" not in flags and server.config.maxmemory and not obey and server.over_maxmemory():
+    if ("allow_oom" not in flags and "no_writes" not in flags and server.config.maxmemory
+            and not obey and server.over_maxmemory()):
         raise CommandError(errors.OOM)
     if server.stale_refused and "allow_stale" not in flags:
         raise CommandError("MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set "

@@ -826,17 +826,14 @@ class LuaEngine(object):
         spec = TABLE.get(words[0])
         if spec is None:
             spec = TABLE.get(words[0].lower())
-        if spec is not None and spec.subcommands:
-            if len(words) < 2:
-                spec = spec if spec.handler is not None else None
-            else:
-                sub = spec.subcommands.get(words[1]) or spec.subcommands.get(words[1].lower())
-                spec = sub
-        if spec is None or spec.handler is None:
-            raise _Raise(b"ERR " + UNKNOWN_CMD.encode())
-        arity = spec.arity
         argc = len(words)
-        if (arity > 0 and argc != arity) or argc < -arity:
+        if spec is not None and spec.subcommands and argc >= 2:
+            spec = spec.subcommands.get(words[1]) or spec.subcommands.get(words[1].lower())
+        if spec is None:
+            raise _Raise(b"ERR " + UNKNOWN_CMD.encode())
+        # A container alone (CONFIG) fails its own arity, as in Redis.
+        arity = spec.arity
+        if (arity > 0 and argc != arity) or argc < -arity or spec.handler is None:
             raise _Raise(b"ERR " + WRONG_ARGS.encode())
         flags = spec.flags
         if "noscript" in flags:

@@ -17,6 +17,10 @@ from tests.helpers import Client, call, make_server
 
 #: One EVAL per case, compared byte for byte in RESP2 (conversions, errors, sandbox, flags).
 EVAL_CASES = [
+    ('EVAL', "return redis.call('config')", '0'),
+    ('EVAL', "return redis.call('object')", '0'),
+    ('EVAL', "return redis.call('memory', 'usage')", '0'),
+    ('EVAL', "return redis.pcall('client')", '0'),
     ('EVAL', "local t = {} local c = t for i = 1, 200 do c[1] = {} c = c[1] end return t", '0'),
     ('EVAL', "return {loadstring(string.dump(function() return 1 end))}", '0'),
     ('EVAL', "return select(2, loadstring(string.dump(function() return 1 end)))", '0'),
@@ -419,6 +423,22 @@ def test_time_frozen_parity(parity):
               "while n - s < 20000 do local u = redis.call('time') n = u[1] * 1000000 + u[2] end "
               "return {redis.call('get', 'fz'), redis.call('exists', 'fz')}")
     parity(("EVAL", script, "0"))
+
+
+def test_scripts_over_maxmemory(parity):
+    """Over maxmemory: shebang scripts without allow-oom are refused, writes inside compatible scripts get OOM, reads run."""
+    parity(("SET", "a", "b"))
+    parity(("CONFIG", "SET", "maxmemory", "1"))
+    try:
+        parity(("EVAL", "#!lua\nreturn 1", "0"),
+               ("EVAL", "#!lua flags=allow-oom\nreturn redis.call('set','a','c')", "0"),
+               ("EVAL", "return redis.call('set','a','d')", "0"),
+               ("EVAL", "return redis.pcall('set','a','d')", "0"),
+               ("EVAL", "return redis.call('get','a')", "0"),
+               ("EVAL", "#!lua flags=no-writes\nreturn redis.call('get','a')", "0"),
+               ("EVAL", "return redis.call('del','a')", "0"))
+    finally:
+        parity(("CONFIG", "SET", "maxmemory", "0"))
 
 
 def test_wrongtype_in_call_and_pcall(parity):

@@ -202,3 +202,24 @@ def test_busy_write_script_is_unkillable(busy_server):
     assert other.get("w") == b"1"
     with pytest.raises(ResponseError, match="^NOTBUSY No scripts in execution right now."):
         other.script_kill()
+
+
+def test_monitor_shows_script_commands(server_port):
+    """MONITOR shows EVAL, then each command of the script as [<db> lua], the db following SELECT (as Redis)."""
+    import re
+    import socket
+    m = socket.create_connection(("127.0.0.1", server_port))
+    m.sendall(b"*1\r\n$7\r\nMONITOR\r\n")
+    assert m.recv(100) == b"+OK\r\n"
+    c = redis.Redis(port=server_port)
+    c.eval("redis.call('set','a','1') redis.call('select', '2') return redis.call('get','a')", 1, "k")
+    data = b""
+    m.settimeout(5)
+    while data.count(b"\r\n") < 4:
+        data += m.recv(10000)
+    m.close()
+    c.close()
+    lines = [re.sub(rb"^\+[0-9.]+ \[(\d+) [^\]]+\]", rb"[\1 X]", line) for line in data.split(b"\r\n")]
+    assert b' "set" "a" "1"' in data
+    assert lines[1:4] == [b'[0 X] "set" "a" "1"', b'[2 X] "select" "2"', b'[2 X] "get" "a"']
+    assert b"[0 lua]" in data and b"[2 lua]" in data

@@ -5,9 +5,25 @@ L{get_engine}); FUNCTION libraries get their own (Redis keeps two Lua
 states too).  The embedding is lupa's real Lua 5.1 (C{from lupa import
 lua51}), with no access to Python: the runtime is built with
 C{register_eval=False, register_builtins=False}, an attribute filter that
-refuses everything, the C{python} global removed, and the Python callbacks
-the C{redis} library needs kept only as upvalues of Lua closures (reachable
-only through C{debug}, which scripts do not get).
+refuses everything, and scripts' globals a table of their own (the
+runtime's real globals, which lupa itself uses, are out of reach).  The
+C{redis} functions that can raise (C{call}, C{sha1hex}, C{log}, C{setresp},
+C{set_repl}, C{acl_check_cmd}) and C{math.random} are Python callables, so
+to Lua they are C functions: a failing call keeps the script's stack frame,
+even in a tail call, and the error names the script's line as Redis' do
+(C{type()} of them is "userdata" where Redis says "function").  Their
+errors reach Lua as a Python exception object that the error handler and
+the C{pcall} wrapper turn into Redis' C{{err=...}} table / string.
+
+Time: a count hook (every 100000 instructions, as Redis) checks the time;
+past busy-reply-threshold it sets C{server.script_busy} (the dispatcher
+then answers -BUSY to everything but allow_busy commands, through
+C{server.gate_all}) and runs the reactor's C{doIteration(0)} so other
+clients are answered and SCRIPT KILL can arrive (Redis'
+processEventsWhileBlocked; the script's own connection does not re-enter,
+its protocol is still processing).  A killed script gets a line hook that
+raises on every line, so pcall cannot swallow the kill.  The keyspace's
+clock stands still while a script runs (keys expire by its start time).
 
 What scripts see is Redis 7.0's environment (checked against redis-server
 7.0.15): the base library without C{print}, C{setfenv}, C{getfenv},

@@ -500,7 +500,11 @@ class ScriptClient(Client):
     is_script = True
 
     def __init__(self, server):
+        # Not a connection: it takes no client id from the connections' sequence.
+        next_id = server._next_id
         Client.__init__(self, server)
+        server._next_id = next_id
+        self.id = 0
         self.authenticated = True
         self.name = None
 
@@ -530,7 +534,8 @@ class ScriptRun(object):
     """
 
     __slots__ = ("engine", "caller", "name", "read_only", "allow_oom", "compat", "busy_error",
-                 "wrote", "timedout", "killed", "start", "oom_at_start", "repl", "saved_shutdown")
+                 "wrote", "timedout", "killed", "start", "oom_at_start", "repl", "saved_shutdown",
+                 "paused_link")
 
     def __init__(self, engine, caller, name, read_only=False, allow_oom=False,
                  compat=True, busy_error=BUSY_SCRIPT):
@@ -548,6 +553,7 @@ class ScriptRun(object):
         self.oom_at_start = False
         self.repl = 3
         self.saved_shutdown = None
+        self.paused_link = None
 
 
 def running(server):
@@ -739,6 +745,13 @@ class LuaEngine(object):
                  cmd="SCRIPT KILL" if self.kind == "eval" else "FUNCTION KILL", name=run.name)
         server.script_busy = run.busy_error
         server.update_guards()
+        # On a replica, the master's stream waits until the script ends (Redis
+        # does not process its master's input while busy): stop reading it.
+        conn = getattr(getattr(server, "replica_link", None), "connection", None)
+        transport = getattr(conn, "transport", None)
+        if transport is not None and hasattr(transport, "pauseProducing"):
+            transport.pauseProducing()
+            run.paused_link = transport
         # SHUTDOWN NOSAVE while busy stops the script (the process is going away).
         stop = server.shutdown
         if stop is not None:
@@ -755,6 +768,8 @@ class LuaEngine(object):
         saved = run.saved_shutdown
         if saved is not None:
             server.shutdown = saved
+        if run.paused_link is not None:
+            run.paused_link.resumeProducing()
 
     def kill(self, function=False):
         """SCRIPT KILL / FUNCTION KILL: stop the running script, or raise Redis' error."""

@@ -689,6 +689,41 @@ def test_busy_state_and_kill():
     assert call(other, "SET", "x", "1") == b"OK" or str(call(other, "GET", "x")) == "1"
 
 
+def test_busy_replica_stops_reading_its_master():
+    """On a replica, the master link stops being read while a script is BUSY, and resumes after (no master writes mid-script)."""
+    from sonic.scripting.engine import get_engine
+
+    class Transport(object):
+        paused = False
+        log = []
+
+        def pauseProducing(self):
+            self.log.append("pause")
+
+        def resumeProducing(self):
+            self.log.append("resume")
+
+    class Link(object):
+        class connection(object):
+            transport = Transport()
+    server = make_server()
+    server.replica_link = Link()
+    server.config.busy_reply_threshold = 1
+    engine = get_engine(server)
+    now = [0.0]
+
+    def clock():
+        now[0] += 1.0
+        return now[0]
+    engine.clock = clock
+    states = []
+    server.clock.doIteration = lambda timeout: states.append(list(Transport.log))
+    reply = _eval(Client(server), "local i = 0 while i < 300000 do i = i + 1 end return i", "0")
+    assert reply == b":300000\r\n"
+    assert states and states[0] == ["pause"]
+    assert Transport.log == ["pause", "resume"]
+
+
 def test_pcall_cannot_swallow_a_kill():
     """Once killed, every line of the script raises, so a loop of pcalls still ends."""
     from sonic.scripting.engine import get_engine

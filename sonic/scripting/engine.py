@@ -431,7 +431,19 @@ local function seal(extra)
   SG.math = smath
   SG.table = stable
   SG.string = copy(string)
-  SG.coroutine = copy(coroutine)
+  -- Hooks are per coroutine in Lua: a coroutine gets the count hook too, so
+  -- a loop inside one still meets busy-reply-threshold and SCRIPT KILL.
+  local co = copy(coroutine)
+  local co_create, co_wrap = coroutine.create, coroutine.wrap
+  co.create = function(f)
+    if type(f) ~= 'function' then return co_create(f) end
+    return co_create(function(...) dbg.sethook(count_hook, '', HOOK_N) return f(...) end)
+  end
+  co.wrap = function(f)
+    if type(f) ~= 'function' then return co_wrap(f) end
+    return co_wrap(function(...) dbg.sethook(count_hook, '', HOOK_N) return f(...) end)
+  end
+  SG.coroutine = co
   SG.redis = redis
   for k, v in next, wrappers do SG[k] = v end
   SG.__redis__err__handler = err_handler

@@ -689,6 +689,31 @@ def test_busy_state_and_kill():
     assert call(other, "SET", "x", "1") == b"OK" or str(call(other, "GET", "x")) == "1"
 
 
+@pytest.mark.parametrize("script", [
+    "coroutine.wrap(function() while true do end end)()",
+    "local co = coroutine.create(function() while true do end end) return coroutine.resume(co)",
+])
+def test_kill_reaches_into_coroutines(script):
+    """A loop inside a coroutine is still seen by the count hook: BUSY and SCRIPT KILL work."""
+    from sonic.scripting.engine import get_engine
+    server = make_server()
+    server.config.busy_reply_threshold = 1
+    engine = get_engine(server)
+    now = [0.0]
+
+    def clock():
+        now[0] += 1.0
+        return now[0]
+    engine.clock = clock
+    killer = Client(server)
+    server.clock.doIteration = lambda timeout: call(killer, "SCRIPT", "KILL")
+    reply = _eval(Client(server), script, "0")
+    if isinstance(reply, Error):
+        assert "Script killed by user with SCRIPT KILL..." in reply.message
+    else:  # coroutine.resume caught the kill inside the coroutine: the script returned false
+        assert reply == b"$-1\r\n"
+
+
 def test_busy_replica_stops_reading_its_master():
     """On a replica, the master link stops being read while a script is BUSY, and resumes after (no master writes mid-script)."""
     from sonic.scripting.engine import get_engine

@@ -807,6 +807,15 @@ def test_time_stands_still_inside_a_script():
     assert call(c, "GET", "fz") is None
 
 
+@pytest.mark.parametrize("script", ["error({})", "error({1})", "error({err={}})"])
+def test_error_table_without_message(script):
+    """An error table with no string err (redis-server 7.0.15 crashes on it) is answered with an ERR reply."""
+    server = make_server()
+    reply = _eval(Client(server), script, "0")
+    assert reply.message.startswith("ERR unknown error script: ")
+    assert reply.message.endswith(", on @user_script:1.")
+
+
 def test_cyclic_table_reply_ends():
     """A table that contains itself is cut with Redis' "reached lua stack limit" error element (not an internal error)."""
     server = make_server()

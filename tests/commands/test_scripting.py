@@ -17,6 +17,23 @@ from tests.helpers import Client, call, make_server
 
 #: One EVAL per case, compared byte for byte in RESP2 (conversions, errors, sandbox, flags).
 EVAL_CASES = [
+    ('EVAL', "redis.call('rpush','sl','3','1','2') return redis.call('sort','sl')", '0'),
+    ('EVAL', "redis.call('hset','hh','a','1') return redis.call('hscan','hh',0)", '0'),
+    ('EVAL', "redis.call('sadd','ss','a') return redis.call('sscan','ss',0)", '0'),
+    ('EVAL', "redis.call('zadd','zz',1,'a') return redis.call('zscan','zz',0)", '0'),
+    ('EVAL', "redis.call('set','e','v') return redis.call('object','encoding','e')", '0'),
+    ('EVAL', "redis.call('zadd','zz',1,'a',2,'b') return redis.call('zrangestore','dst','zz',0,-1)", '0'),
+    ('EVAL', "redis.call('zadd','zz',1.5,'a') return redis.call('zscore','zz','a')", '0'),
+    ('EVAL', "redis.setresp(3) redis.call('zadd','zz',1.5,'a') return redis.call('zrange','zz',0,-1,'withscores')", '0'),
+    ('EVAL', "return redis.call('mset','a','1','b','2')", '0'),
+    ('EVAL', "return redis.call('mget','a','b','c')", '0'),
+    ('EVAL', "return redis.call('getset','a','9')", '0'),
+    ('EVAL', "return redis.call('append','a','x')", '0'),
+    ('EVAL', "return redis.call('strlen','a')", '0'),
+    ('EVAL', "return redis.call('persist','a')", '0'),
+    ('EVAL', "return redis.call('rename','nokey','x')", '0'),
+    ('EVAL', "return redis.call('hmget','hh','a','zz')", '0'),
+    ('EVAL', "return redis.call('linsert','nolist','before','a','b')", '0'),
     ('EVAL', 'return _G.zz', '0'),
     ('EVAL', "return _G['zz']", '0'),
     ('EVAL', 'local t = {} for k in pairs(redis) do t[#t+1] = k end table.sort(t) return t', '0'),

@@ -23,6 +23,7 @@ IMAGE=sonic:check
 
 if [ "${1:-}" = "--standin-base" ]; then
 	rootfs=$(mktemp -d /tmp/sonic-base-XXXX)
+	chmod 755 "$rootfs"  # it becomes the image's /, which the sonic user must traverse
 	debootstrap --variant=minbase \
 		--include=libssl3,libffi8,zlib1g,libbz2-1.0,liblzma5,libsqlite3-0,libreadline8,ca-certificates,netbase \
 		bookworm "$rootfs" http://deb.debian.org/debian >/dev/null

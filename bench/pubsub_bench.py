@@ -8,9 +8,11 @@ one channel and reads everything it is sent (asyncio, counting bytes); then
     redis-benchmark -c C -n N -P P PUBLISH bench:pubsub <payload>
 
 publishes to that channel.  Printed per server and pipeline depth: the
-PUBLISH rate redis-benchmark measured, and the delivery rate (messages
+PUBLISH rate redis-benchmark measured, the delivery rate (messages
 received by all subscribers together per second, from the first PUBLISH to
-the last byte received), with the sonic/redis ratios.
+the last byte received) and PUBLISH commands per second of the server's own
+CPU time (user + system, from /proc: the figure least disturbed by a busy
+machine), with the sonic/redis ratios.
 
     python bench/pubsub_bench.py                 # N = 20000, -P 1 and 16
     python bench/pubsub_bench.py -n 5000 --subscribers 100 -P 1
@@ -23,6 +25,7 @@ import argparse
 import asyncio
 import csv
 import io
+import os
 import subprocess
 import sys
 import time
@@ -74,8 +77,16 @@ async def _subscribe_and_count(port, subscribers, expected_bytes, idle):
     print("%d %.6f" % (received[0], span), flush=True)
 
 
-def publish_round(port, subscribers, requests, clients, pipeline, payload):
-    """One measurement: (publish rate, delivered messages, delivery rate)."""
+def _cpu_seconds(pid):
+    """User plus system CPU seconds a process has used (/proc/<pid>/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / float(os.sysconf("SC_CLK_TCK"))
+
+
+def publish_round(server, subscribers, requests, clients, pipeline, payload):
+    """One measurement: (publish rate, delivered messages, delivery rate, PUBLISH per server CPU second)."""
+    port = server.port
     expected = subscribers * requests * _frame_size(payload)
     child = subprocess.Popen(
         [sys.executable, __file__, "--_subscriber", str(port), str(subscribers), str(expected)],
@@ -83,6 +94,7 @@ def publish_round(port, subscribers, requests, clients, pipeline, payload):
     try:
         if child.stdout.readline().strip() != "ready":
             sys.exit("subscriber process failed on port %d" % port)
+        cpu = _cpu_seconds(server.pid)
         out = subprocess.run(
             [require("redis-benchmark"), "-p", str(port), "-c", str(clients), "-n", str(requests),
              "-P", str(pipeline), "--csv", "-q", "PUBLISH", CHANNEL.decode(), payload.decode()],
@@ -90,6 +102,7 @@ def publish_round(port, subscribers, requests, clients, pipeline, payload):
         rows = [row for row in csv.reader(io.StringIO(out.stdout)) if row]
         rate = float(rows[-1][1]) if out.returncode == 0 and len(rows) >= 2 else 0.0
         line = child.stdout.readline().split()
+        cpu = _cpu_seconds(server.pid) - cpu
         child.wait(60)
     finally:
         if child.poll() is None:
@@ -97,7 +110,7 @@ def publish_round(port, subscribers, requests, clients, pipeline, payload):
             child.wait()
     received, span = int(line[0]), float(line[1])
     delivered = received // _frame_size(payload)
-    return rate, delivered, delivered / max(span, 1e-9)
+    return rate, delivered, delivered / max(span, 1e-9), requests / max(cpu, 1e-9)
 
 
 def main():
@@ -123,7 +136,7 @@ def main():
     try:
         for pipeline in pipelines:
             for server in (sonic, redis):
-                runs = [publish_round(server.port, args.subscribers, args.requests, args.clients,
+                runs = [publish_round(server, args.subscribers, args.requests, args.clients,
                                       pipeline, payload) for _ in range(args.repeat)]
                 results[server.name, pipeline] = max(runs, key=lambda r: r[0])
     finally:
@@ -135,7 +148,8 @@ def main():
     print("%4s %-22s %14s %14s %8s" % ("-P", "figure", "redis-server", "sonic", "sonic/redis"))
     for pipeline in pipelines:
         r, s = results["redis", pipeline], results["sonic", pipeline]
-        for label, i in (("PUBLISH/s", 0), ("messages delivered/s", 2)):
+        for label, i in (("PUBLISH/s", 0), ("messages delivered/s", 2),
+                         ("PUBLISH/server CPU s", 3)):
             ratio = s[i] / r[i] if r[i] else 0.0
             print("%4d %-22s %14s %14s %7.0f%%" % (pipeline, label, "{:,.0f}".format(r[i]),
                                                    "{:,.0f}".format(s[i]), ratio * 100))

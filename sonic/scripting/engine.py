@@ -506,8 +506,6 @@ class ScriptClient(Client):
     """
 
     no_block = True
-    #: MONITOR shows its commands as C{[<db> lua]} (sonic.monitor).
-    is_script = True
     #: MONITOR shows its commands as [db lua], the slow log as ?:0 (sonic.monitor).
     is_script = True
 

@@ -661,7 +661,7 @@ class AppendOnly(object):
         self.fd = os.open(self.path(name), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         prop = self.server.propagator
         if prop is not None:
-            prop.seldb = -1  # each incr file starts with its SELECT
+            prop.aof_seldb = -1  # each incr file starts with its SELECT
 
     def _attach(self):
         from sonic.replication.propagate import Propagator
@@ -671,7 +671,7 @@ class AppendOnly(object):
             prop = server.propagator = Propagator(server)
         if self.feed not in prop.listeners:
             prop.listeners.append(self.feed)
-        prop.seldb = -1
+        prop.aof_seldb = -1
 
     def _detach(self):
         prop = self.server.propagator

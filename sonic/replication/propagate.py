@@ -62,6 +62,10 @@ from sonic.resp import Error
 __all__ = ["Propagator", "encode_command", "rewrite"]
 
 
+class _ReplicasOnly(list):
+    """The argv of an op for the replicas only (L{Propagator.feed_replicas})."""
+
+
 def encode_command(argv):
     """C{argv} (bytes words) as a RESP array of bulk strings."""
     return b"*%d\r\n" % len(argv) + b"".join([b"$%d\r\n%s\r\n" % (len(w), w) for w in argv])
@@ -92,6 +96,8 @@ class Propagator(object):
         self.depth = 0
         self.ops = []
         self.seldb = -1
+        #: The AOF's own SELECT state (a new incr file starts with a SELECT).
+        self.aof_seldb = -1
         self.nexpired = 0
         #: None, or C{cow(client, spec, argv)} run before each write while a
         #: snapshot is being written (L{sonic.replication.master}).
@@ -186,8 +192,20 @@ class Propagator(object):
         if self.depth == 0:
             self.flush()
 
+    def feed_replicas(self, dbnum, argv):
+        """Propagate C{argv} to the replicas only, not to the AOF (PUBLISH, SPUBLISH: Redis' PROPAGATE_REPL)."""
+        self.ops.append((dbnum, _ReplicasOnly(argv)))
+        if self.depth == 0:
+            self.flush()
+
     def flush(self):
-        """Send the recorded unit to every listener, with SELECT and MULTI/EXEC as needed."""
+        """Send the recorded unit to every listener, with SELECT and MULTI/EXEC as needed.
+
+        The AOF and the replicas each have their own SELECT state (Redis'
+        aof_selected_db and slaveseldb): a new incr file or a new full sync
+        resets one without the other, and ops for the replicas only
+        (L{feed_replicas}) never reach the AOF.
+        """
         ops = self.ops
         self.ops = []
         listeners = self.listeners
@@ -195,40 +213,50 @@ class Propagator(object):
             self.local_unit = False
             self.writer = None
             listeners = [self.aof_feed] if self.aof_feed in listeners else []
-        if len(ops) == 1 and (ops[0][0] == self.seldb or ops[0][0] < 0):
-            # The common unit: one command in the stream's db.
-            data = encode_command(ops[0][1])
-            for listener in listeners:
+        aof = self.aof_feed
+        if aof is not None and aof in listeners:
+            aof_ops = [op for op in ops if type(op[1]) is not _ReplicasOnly]
+            if aof_ops:
+                data, self.aof_seldb = self._encode(aof_ops, self.aof_seldb)
+                aof(data)
+            if len(listeners) > 1:
+                data, self.seldb = self._encode(ops, self.seldb)
+                for listener in list(listeners):
+                    if listener != aof:
+                        listener(data)
+        elif listeners:
+            data, self.seldb = self._encode(ops, self.seldb)
+            for listener in list(listeners):
                 listener(data)
-            writer = self.writer
-            if writer is not None:
-                self.writer = None
-                writer.repl_woff = getattr(self.server, "repl_offset", 0)
-            return
-        out = []
-        wrap = len(ops) > 1
-        if wrap:
-            # SELECT goes before MULTI (Redis selects the db of the first op).
-            first = ops[0][0]
-            if first != self.seldb and first >= 0:
-                out.append(encode_command([b"SELECT", b"%d" % first]))
-                self.seldb = first
-            out.append(_MULTI)
-        for dbnum, argv in ops:
-            if dbnum != self.seldb and dbnum >= 0:
-                out.append(encode_command([b"SELECT", b"%d" % dbnum]))
-                self.seldb = dbnum
-            out.append(encode_command(argv))
-        if wrap:
-            out.append(_EXEC)
-        data = b"".join(out)
-        for listener in list(listeners):
-            listener(data)
         writer = self.writer
         if writer is not None:
             # WAIT waits for the replicas to reach the client's last write.
             self.writer = None
             writer.repl_woff = getattr(self.server, "repl_offset", 0)
+
+    @staticmethod
+    def _encode(ops, seldb):
+        """The stream bytes of the unit C{ops} after SELECT state C{seldb}: (bytes, SELECT state after)."""
+        if len(ops) == 1 and (ops[0][0] == seldb or ops[0][0] < 0):
+            # The common unit: one command in the stream's db.
+            return encode_command(ops[0][1]), seldb
+        out = []
+        wrap = len(ops) > 1
+        if wrap:
+            # SELECT goes before MULTI (Redis selects the db of the first op).
+            first = ops[0][0]
+            if first != seldb and first >= 0:
+                out.append(encode_command([b"SELECT", b"%d" % first]))
+                seldb = first
+            out.append(_MULTI)
+        for dbnum, argv in ops:
+            if dbnum != seldb and dbnum >= 0:
+                out.append(encode_command([b"SELECT", b"%d" % dbnum]))
+                seldb = dbnum
+            out.append(encode_command(argv))
+        if wrap:
+            out.append(_EXEC)
+        return b"".join(out), seldb
 
 
 # -- rewrites -----------------------------------------------------------------------------

@@ -92,6 +92,8 @@ class Directive(object):
         if kind in ("list", "string"):
             if kind == "string" and len(words) != 1:
                 raise ConfigError("wrong number of arguments")
+            if self.name == "latency-tracking-info-percentiles":
+                return _check_percentiles(words)
             if self.name == "save":
                 _check_save(words)
             if self.name == "client-output-buffer-limit":
@@ -138,6 +140,21 @@ class Directive(object):
         if self.clamp is not None:
             value = min(value, self.clamp)
         return str(value)
+
+
+def _check_percentiles(words):
+    """latency-tracking-info-percentiles: numbers from 0 to 100, shown as Redis shows them."""
+    out = []
+    for word in " ".join(words).split():
+        try:
+            value = float(word)
+        except ValueError:
+            raise ConfigError("Invalid latency-tracking-info-percentiles parameters")
+        if not 0.0 <= value <= 100.0:
+            raise ConfigError("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]")
+        text = "%f" % value
+        out.append(text.rstrip("0").rstrip(".") if "." in text else text)
+    return " ".join(out)
 
 
 def _check_save(words):
@@ -229,10 +246,13 @@ _ROWS = [
     Directive("min-replicas-to-write", "int", 0, low=0, high=INT_MAX, aliases=("min-slaves-to-write",)),
     Directive("min-replicas-max-lag", "int", 10, low=0, high=INT_MAX, aliases=("min-slaves-max-lag",)),
     # Monitoring and scripting (accepted; later issues give them effect)
-    Directive("slowlog-log-slower-than", "int", 10000, low=-1, high=LLONG_MAX, effect=False),
-    Directive("slowlog-max-len", "int", 128, low=0, high=LLONG_MAX, effect=False),
-    Directive("latency-monitor-threshold", "int", 0, low=0, high=LLONG_MAX, effect=False),
+    Directive("slowlog-log-slower-than", "int", 10000, low=-1, high=LLONG_MAX),
+    Directive("slowlog-max-len", "int", 128, low=0, high=LLONG_MAX),
+    Directive("latency-monitor-threshold", "int", 0, low=0, high=LLONG_MAX),
+    Directive("latency-tracking", "bool", True),
+    Directive("latency-tracking-info-percentiles", "list", "50 99 99.9"),
     Directive("notify-keyspace-events", "events", 0),
+    Directive("tracking-table-max-keys", "int", 1000000, low=0, high=LLONG_MAX),
     Directive("busy-reply-threshold", "int", 5000, low=0, high=LLONG_MAX, aliases=("lua-time-limit",), effect=False),
     Directive("client-output-buffer-limit", "list",
               "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),

@@ -15,8 +15,18 @@ from sonic import errors
 from sonic.errors import CommandError
 from sonic.registry import TABLE
 from sonic.resp import QUEUED, Error, Raw, encode
+from sonic.tracking import after_command as tracking_after, after_error as tracking_after_error
+from sonic.tracking import rejected as tracking_rejected
+
+from sonic.monitor import feed as monitor_feed
 
 __all__ = ["Client", "execute", "run_transaction"]
+
+#: Commands MONITOR never shows (scripts are shown before they run).
+NOT_MONITORED = frozenset(["admin", "skip_monitor"])
+
+#: Commands a MONITOR client may not run (with write ones).
+KEYSPACE_FLAGS = frozenset(["readonly", "may_replicate"])
 
 log = Logger(namespace="sonic")
 _perf_counter = time.perf_counter
@@ -85,6 +95,9 @@ class Client(object):
     #: Pushes to this client made by its own commands inside EXEC (the
     #: protocol collects them; run_transaction puts them in EXEC's array).
     exec_pushes = None
+    #: Client-side caching (sonic.tracking): the client's TrackingState
+    #: while CLIENT TRACKING is on, else None (the dispatcher's one test).
+    tracking = None
 
     # Overridden by the protocol; defaults keep the dispatcher usable alone.
     def push(self, value):
@@ -169,7 +182,10 @@ def execute(client, argv):
     argc = len(argv)
     if (arity > 0 and argc != arity) or argc < -arity:
         spec.rejected_calls += 1
+        client.last_cmd = spec.fullname  # CLIENT LIST cmd=, as Redis sets it at lookup
         error = CommandError(errors.WRONG_ARITY % spec.fullname)
+        if client.tracking:
+            tracking_rejected(client, argv)
         if spec.fullname == "exec":
             raise _exec_rejected(client, error)
         raise error
@@ -189,18 +205,37 @@ def _execute_checked(client, argv):
                 raise CommandError(errors.NOT_IN_MULTI)
             if spec.fullname not in MULTI_IMMEDIATE:
                 check_state(server, spec, client)
+                if server.paused is not None and server.paused.holds(client, spec):
+                    return server.paused.hold(client, argv, spec)  # CLIENT PAUSE
                 client.multi.append((spec, argv))
+                client.last_cmd = spec.fullname
                 return QUEUED
         check_state(server, spec, client)
+        if server.paused is not None and server.paused.holds(client, spec):
+            return server.paused.hold(client, argv, spec)  # CLIENT PAUSE (sonic.commands.clients)
     except CommandError as e:
+        client.last_cmd = spec.fullname if spec is not None else _looked_up(argv)
         if client.multi is not None:
             client.multi_error = True
+        if client.tracking:
+            tracking_rejected(client, argv)
         if spec is not None:
             spec.rejected_calls += 1
         if argv[0].lower() == b"exec":
             raise _exec_rejected(client, e)
         raise
     return call(client, spec, argv)
+
+
+def _looked_up(argv):
+    """CLIENT LIST's cmd= after a refused command: its name if known (arity errors), else NULL."""
+    spec = TABLE.get(argv[0]) or TABLE.get(argv[0].lower())
+    if spec is None:
+        return "NULL"
+    if spec.subcommands and len(argv) > 1:
+        sub = spec.subcommands.get(argv[1]) or spec.subcommands.get(argv[1].lower())
+        return "NULL" if sub is None else sub.fullname
+    return spec.fullname
 
 
 def _exec_rejected(client, error):
@@ -264,6 +299,9 @@ def check_client_gates(client, spec):
     if (client.resp == 2 and (client.channels or client.patterns or client.shard_channels)
             and spec.fullname not in PUBSUB_CONTEXT):
         raise CommandError(errors.PUBSUB_CONTEXT % spec.fullname)
+    # A MONITOR client is a replica to Redis (sonic.monitor).
+    if "O" in client.flags and (spec.write or spec.flags & KEYSPACE_FLAGS):
+        raise CommandError("ERR Replica can't interact with the keyspace")
 
 
 def call(client, spec, argv):
@@ -278,6 +316,11 @@ def call(client, spec, argv):
     prop = server.propagator
     if prop is not None:
         dirty = prop.enter(client, spec, argv)
+    # MONITOR (sonic.monitor): an empty list while nobody watches.  Scripts
+    # (skip_monitor) are shown before they run, so their commands follow them.
+    monitors = server.monitors
+    if monitors and "skip_monitor" in spec.flags:
+        monitor_feed(client, argv)
     start = _perf_counter()
     try:
         if spec.parent is None:
@@ -286,18 +329,35 @@ def call(client, spec, argv):
             reply = spec.handler(client, *argv[2:])
         if prop is not None and store.dirty - prop.nexpired != dirty:
             prop.command(client, spec, argv, reply)
+        if client.tracking:
+            reply = tracking_after(client, spec, argv, reply)
         return reply
     except CommandError:
         spec.failed_calls += 1
+        if client.tracking:
+            tracking_after_error(client, spec, argv)
         raise
     except Exception:
         spec.failed_calls += 1
         log.failure("Internal error running {argv!r}", argv=[a[:64] for a in argv[:8]])
         raise CommandError("ERR internal error running '%s': see the server log" % spec.fullname)
     finally:
+        elapsed = _perf_counter() - start
         spec.calls += 1
-        spec.seconds += _perf_counter() - start
+        spec.seconds += elapsed
         server.stat_commands += 1
+        # Slow log and latency monitor (sonic.commands.slowlog): infinite while both are off.
+        if elapsed >= server.slow_threshold:
+            server.slowlog.command(client, spec, argv, elapsed)
+        # Per-command latency histograms (sonic.commands.latency, latency-tracking).
+        if server.latency_tracking:
+            usec = int(elapsed * 1000000)
+            if usec > 1023:  # 10 significant bits keep the table small
+                shift = usec.bit_length() - 10
+                usec = usec >> shift << shift
+            spec.latency_usec[usec] += 1
+        if monitors and not spec.flags & NOT_MONITORED:
+            monitor_feed(client, argv)
         if prop is not None:
             prop.leave()
         # Keys that blocked clients wait for were created: serve them now,

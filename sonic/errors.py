@@ -174,5 +174,24 @@ MISCONF = ("MISCONF Redis is configured to save RDB snapshots, but it's currentl
 PUBSUB_CONTEXT = ("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
                   "RESET are allowed in this context")
 
+# Client-side caching (networking.c clientCommand, tracking.c)
+TRACKING_ONE_REDIRECT = "ERR A client can only redirect to a single other client"
+TRACKING_NO_REDIRECT_CLIENT = "ERR The client ID you want redirect to does not exist"
+TRACKING_PREFIX_NEEDS_BCAST = "ERR PREFIX option requires BCAST mode to be enabled"
+TRACKING_BCAST_SWITCH = ("ERR You can't switch BCAST mode on/off before disabling tracking for this "
+                         "client, and then re-enabling it with a different mode.")
+TRACKING_BCAST_OPTIN = "ERR OPTIN and OPTOUT are not compatible with BCAST"
+TRACKING_OPTIN_OPTOUT = "ERR You can't specify both OPTIN mode and OPTOUT mode"
+TRACKING_OPT_SWITCH = ("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this "
+                       "client, and then re-enabling it with a different mode.")
+TRACKING_PREFIX_EXISTING = ("ERR Prefix '%s' overlaps with an existing prefix '%s'. "
+                            "Prefixes for a single client must not overlap.")
+TRACKING_PREFIX_PROVIDED = ("ERR Prefix '%s' overlaps with another provided prefix '%s'. "
+                            "Prefixes for a single client must not overlap.")
+CACHING_NOT_TRACKING = ("ERR CLIENT CACHING can be called only when the client is in tracking mode "
+                        "with OPTIN or OPTOUT mode enabled")
+CACHING_YES_OPTIN = "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."
+CACHING_NO_OPTOUT = "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode."
+
 #: A failed AOF write or fsync (Redis' writeCommandsDeniedByDiskError, AOF case).
 MISCONF_AOF = "MISCONF Errors writing to the AOF file: %s"

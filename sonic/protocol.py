@@ -53,6 +53,15 @@ class RedisServerProtocol(Client, Protocol):
         host = self.transport.getHost()
         Client.__init__(self, server, _addr(peer), _addr(host))
         self.fd = _fileno(self.transport)
+        # As Redis (anetEnableTcpNoDelay on every client): without it a push
+        # written after a reply the peer has not acknowledged yet (Pub/Sub
+        # messages, tracking invalidations) waits ~40 ms for a delayed ACK.
+        no_delay = getattr(self.transport, "setTcpNoDelay", None)
+        if no_delay is not None:
+            try:
+                no_delay(True)
+            except OSError:
+                pass  # not a TCP socket
         self.parser = make_parser(server.config.hiredis_parser, server.config.proto_max_bulk_len)
         self.parser.auth_required = not self.authenticated
         self.output_limit = server.config.output_pause_bytes
@@ -108,6 +117,10 @@ class RedisServerProtocol(Client, Protocol):
         size = 0
         replied = False
         self._processing = True
+        # Redis' server.current_client: who runs the commands now (tracking's NOLOOP).
+        server = self.server
+        previous = getattr(server, "current_client", None)
+        server.current_client = self
         try:
             while not self.close_after_reply:
                 try:
@@ -160,6 +173,7 @@ class RedisServerProtocol(Client, Protocol):
                         break
         finally:
             self._processing = False
+            server.current_client = previous
         if out:
             self._send(b"".join(out) if len(out) > 1 else out[0])
             replied = True

@@ -23,6 +23,7 @@ is created on first use and dispatches on the second word.
 
 import json
 import os
+from collections import defaultdict
 
 __all__ = ["CommandSpec", "command", "lookup", "TABLE", "all_commands", "all_specs"]
 
@@ -94,6 +95,8 @@ class CommandSpec(object):
         self.seconds = 0.0  # time spent in the handler (INFO commandstats usec)
         self.failed_calls = 0
         self.rejected_calls = 0
+        #: Durations in whole microseconds -> calls (latency-tracking, sonic.commands.latency).
+        self.latency_usec = defaultdict(int)
 
     def __repr__(self):
         return "<CommandSpec %s arity=%d>" % (self.fullname, self.arity)

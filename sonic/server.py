@@ -32,7 +32,11 @@ class Server(object):
     @ivar clock: the C{IReactorTime} used for time.
     @ivar master_host: None, or the master's host while this is a replica.
     @ivar shutdown: callable that stops the process (set by the service).
+    @ivar current_client: the connection whose commands run now (set by the
+        protocol around each batch), None between batches and in timers.
     """
+
+    current_client = None
 
     def __init__(self, config=None, clock=None, run_in_thread=None, store=None):
         if clock is None:
@@ -115,6 +119,16 @@ class Server(object):
         from sonic.pubsub import PubSub
         self.pubsub = PubSub(self)
         self.blocking = Blocking(self)
+        #: Introspection (sonic.monitor, sonic.commands.slowlog/latency/clients):
+        #: MONITOR clients, the slow log and latency monitor (which set
+        #: slow_threshold, the dispatcher's one comparison per command), and
+        #: the CLIENT PAUSE in force (None: commands are not held).
+        self.monitors = []
+        self.paused = None
+        from sonic.commands.latency import LatencyMonitor
+        from sonic.commands.slowlog import SlowLog
+        self.latency = LatencyMonitor(self)
+        self.slowlog = SlowLog(self)
         #: The append-only file (sonic.persistence.aof); files open only with appendonly yes.
         from sonic.persistence.aof import AppendOnly
         self.aof = AppendOnly(self)
@@ -142,7 +156,7 @@ class Server(object):
     def update_guards(self):
         """Recompute L{guard_writes} after a change of role or of maxmemory."""
         self.gate_all = bool(self.loading or self.stale_refused or self.misconf or self.script_busy
-                             or self.aof_write_error is not None)
+                             or self.paused is not None or self.aof_write_error is not None)
         self.guard_writes = (bool(self.config.maxmemory) or self.master_host is not None
                              or self.gate_all or self.min_replicas_refuse)
 

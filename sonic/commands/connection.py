@@ -136,6 +136,11 @@ def reset(client):
     client.unwatch()
     # Redis' clearClientConnectionState: every subscription goes, silently.
     client.server.pubsub.unsubscribe_all(client)
+    if client.server.monitors:
+        from sonic.monitor import stop as stop_monitor
+        stop_monitor(client)  # RESET ends monitor mode
+    if client.tracking is not None:
+        client.server.tracking.disable(client)  # CLIENT TRACKING OFF
     client.select(0)
     client.resp = 2
     client.name = None

@@ -7,8 +7,9 @@ C{ok}, C{-1}) for machinery sonic does not have (forks, AOF, defrag).
 
 Simplified: C{instantaneous_*} figures are averaged since the previous INFO
 call (Redis samples every 100 ms); C{# Commandstats} has Redis' line format
-from the registry's counters; C{# Errorstats} and C{# Latencystats} are
-empty (sonic keeps no per-error or latency histograms yet).
+from the registry's counters; C{# Errorstats} is empty (sonic keeps no
+per-error counts yet); C{# Latencystats} comes from the per-command
+latency tables (sonic.commands.latency), in command-table order.
 """
 
 import os
@@ -18,7 +19,9 @@ import sys
 import time
 
 from sonic.registry import all_specs, command
+from sonic.commands.latency import latencystats
 from sonic.resp import Verbatim
+from sonic.tracking import info_fields as tracking_info
 
 __all__ = ["info_text", "bytes_to_human", "SECTIONS", "DEFAULT_SECTIONS"]
 
@@ -89,14 +92,16 @@ def _server(server):
 
 
 def _clients(server):
+    from sonic.commands.clients import buffer_peaks
+    max_in, max_out = buffer_peaks(server)
     return [
         ("connected_clients", len(server.clients)),
         ("cluster_connections", 0),
         ("maxclients", server.config.maxclients),
-        ("client_recent_max_input_buffer", 0),
-        ("client_recent_max_output_buffer", 0),
+        ("client_recent_max_input_buffer", max_in),
+        ("client_recent_max_output_buffer", max_out),
         ("blocked_clients", server.blocked_clients),
-        ("tracking_clients", 0),
+        ("tracking_clients", tracking_info(server)[0]),
         ("clients_in_timeout_table", server.blocking.with_timeout),
     ]
 
@@ -199,10 +204,6 @@ def _persistence(server):
     ] + _aof(aof) + _loading(server)
 
 
-def _aof(aof):
-    """The aof_* rows: the AOF's own (sonic.persistence.aof), or a disabled AOF's."""
-    if aof is not None and hasattr(aof, "info_fields"):
-        return aof.info_fields()
 def _cow_now(server):
     """Bytes copied so far by the running BGSAVE or AOF rewrite (copy-on-write, sonic.replication.master)."""
     snaps = getattr(server, "snapshots", None)
@@ -212,6 +213,10 @@ def _cow_now(server):
     return sum(getattr(j, "cow_bytes", 0) for j in (job, rewrite) if j is not None)
 
 
+def _aof(aof):
+    """The aof_* rows: the AOF's own (sonic.persistence.aof), or a disabled AOF's."""
+    if aof is not None and hasattr(aof, "info_fields"):
+        return aof.info_fields()
     return [
         ("aof_enabled", 0),
         ("aof_rewrite_in_progress", 0),
@@ -303,9 +308,9 @@ def _stats(server):
         ("active_defrag_key_misses", 0),
         ("total_active_defrag_time", 0),
         ("current_active_defrag_time", 0),
-        ("tracking_total_keys", 0),
-        ("tracking_total_items", 0),
-        ("tracking_total_prefixes", 0),
+        ("tracking_total_keys", tracking_info(server)[1]),
+        ("tracking_total_items", tracking_info(server)[2]),
+        ("tracking_total_prefixes", tracking_info(server)[3]),
         ("unexpected_error_replies", 0),
         ("total_error_replies", sum(s.failed_calls + s.rejected_calls for s in _all_specs())),
         ("dump_payload_sanitizations", 0),
@@ -379,7 +384,7 @@ _BUILDERS = {
     "server": _server, "clients": _clients, "memory": _memory,
     "persistence": _persistence, "stats": _stats, "replication": _replication,
     "cpu": _cpu, "modules": _empty, "commandstats": _commandstats,
-    "errorstats": _empty, "latencystats": _empty,
+    "errorstats": _empty, "latencystats": lambda server: latencystats(server),
     "cluster": lambda server: [("cluster_enabled", 0)],
     "keyspace": _keyspace,
     "compression": lambda server: server.compressor.info(),

@@ -21,6 +21,7 @@ from sonic.registry import all_commands, command, lookup
 from sonic.resp import OK, Raw, RSet, Status, encode
 from sonic.store.compression import Compressed
 from sonic.store.keyspace import ENCODERS, type_name
+from sonic.tracking import flushed as tracking_flushed
 from sonic.util import string2ll
 
 __all__ = ["command_info", "command_docs", "get_keys"]
@@ -445,6 +446,7 @@ def _reset_stats(server):
     for spec in _every_name():
         spec.calls = spec.failed_calls = spec.rejected_calls = 0
         spec.seconds = 0.0
+        spec.latency_usec.clear()  # LATENCY HISTOGRAM, INFO latencystats
 
 
 @command("config|rewrite")
@@ -499,6 +501,7 @@ def flushdb(client, *args):
     """FLUSHDB [ASYNC|SYNC]"""
     _flush_mode(args)
     client.db.flush()
+    tracking_flushed(client.server)
     return OK
 
 
@@ -507,6 +510,7 @@ def flushall(client, *args):
     """FLUSHALL [ASYNC|SYNC]"""
     _flush_mode(args)
     client.server.store.flushall()
+    tracking_flushed(client.server)
     from sonic.persistence.snapshot import after_flushall
     after_flushall(client.server)
     return OK

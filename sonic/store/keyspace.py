@@ -212,6 +212,8 @@ class Database(object):
         if self.watched:
             self.modified(key)
             store.dirty -= 1
+        elif store.tracking is not None:
+            store.tracking.invalidate(key)  # what modified() does besides WATCH
         if later:
             store._compress_later(sh, key, value)
 
@@ -294,6 +296,9 @@ class Database(object):
             if clients:
                 for client in clients:
                     client.dirty_cas = True
+        if self.store.tracking is not None:
+            # Client-side caching (sonic.tracking): None while nobody tracks.
+            self.store.tracking.invalidate(key)
 
     def touch_all_watched(self):
         """Invalidate the WATCHes on every key that exists (FLUSHDB, SWAPDB)."""
@@ -420,6 +425,9 @@ class ShardedStore(Service):
         #: dbnum) that publishes (sonic.notify.install); 0/None while off.
         self.notify_flags = 0
         self.notifier = None
+        #: The sonic.tracking.Tracking while any key or prefix is tracked,
+        #: else None: the one test a write pays for client-side caching.
+        self.tracking = None
 
     def signal_ready(self, db, key):
         """C{key} of C{db} was created and clients wait for it (Redis' signalKeyAsReady)."""

@@ -273,3 +273,27 @@ def test_lazyfree_lazy_expire_propagates_unlink():
     server.clock.advance(0.1)
     call(c, "EXPIRE", "q", "-1")
     assert stream(units) == [[b"UNLINK", b"p"], [b"UNLINK", b"q"]]
+
+
+def test_aof_and_replicas_keep_their_own_select_and_publish_skips_the_aof():
+    """PUBLISH reaches the replicas but not the AOF, and each stream gets the SELECTs it needs (Redis' aof_selected_db and slaveseldb)."""
+    server, client, replica = setup()
+    prop = server.propagator
+    aof = []
+    prop.aof_feed = aof.append
+    prop.listeners.append(prop.aof_feed)
+    call(client, "SELECT", "2")
+    call(client, "PUBLISH", "ch", "m")   # replicas only
+    call(client, "SET", "a", "1")
+    prop.seldb = -1                      # a new full sync: the replicas' stream re-selects
+    call(client, "SET", "b", "2")
+    call(client, "MULTI")
+    call(client, "PUBLISH", "ch", "x")
+    call(client, "SET", "c", "3")
+    call(client, "EXEC")
+    assert commands(aof) == [[b"SELECT", b"2"], [b"SET", b"a", b"1"], [b"SET", b"b", b"2"],
+                             [b"SET", b"c", b"3"]]
+    assert commands(replica) == [
+        [b"SELECT", b"2"], [b"PUBLISH", b"ch", b"m"], [b"SET", b"a", b"1"],
+        [b"SELECT", b"2"], [b"SET", b"b", b"2"],
+        [b"MULTI"], [b"PUBLISH", b"ch", b"x"], [b"SET", b"c", b"3"], [b"EXEC"]]

@@ -104,49 +104,44 @@ def ssubscribe(client, *channels):
     return out.reply()
 
 
+def _leave(client, kind, names, current, leave, count):
+    """The UNSUBSCRIBE family: leave C{names} (all of C{current} when none), one confirmation each.
+
+    With nothing to leave Redis still confirms once, with a null name.
+    """
+    out = _Confirmations(client)
+    if not names:
+        names = list(current or ())
+        if not names:
+            out.add(kind, None, count(client))
+    for name in names:
+        leave(name)
+        out.add(kind, name, count(client))
+    return out.reply()
+
+
 @command("unsubscribe")
 def unsubscribe(client, *channels):
     """UNSUBSCRIBE [channel [channel ...]]"""
     pubsub = client.server.pubsub
-    out = _Confirmations(client)
-    if not channels:
-        channels = list(client.channels or ())
-        if not channels:
-            out.add(b"unsubscribe", None, _count(client))
-    for channel in channels:
-        pubsub.unsubscribe(client, channel)
-        out.add(b"unsubscribe", channel, _count(client))
-    return out.reply()
+    return _leave(client, b"unsubscribe", channels, client.channels,
+                  lambda name: pubsub.unsubscribe(client, name), _count)
 
 
 @command("punsubscribe")
 def punsubscribe(client, *patterns):
     """PUNSUBSCRIBE [pattern [pattern ...]]"""
     pubsub = client.server.pubsub
-    out = _Confirmations(client)
-    if not patterns:
-        patterns = list(client.patterns or ())
-        if not patterns:
-            out.add(b"punsubscribe", None, _count(client))
-    for pattern in patterns:
-        pubsub.punsubscribe(client, pattern)
-        out.add(b"punsubscribe", pattern, _count(client))
-    return out.reply()
+    return _leave(client, b"punsubscribe", patterns, client.patterns,
+                  lambda name: pubsub.punsubscribe(client, name), _count)
 
 
 @command("sunsubscribe")
 def sunsubscribe(client, *channels):
     """SUNSUBSCRIBE [shardchannel [shardchannel ...]]"""
     pubsub = client.server.pubsub
-    out = _Confirmations(client)
-    if not channels:
-        channels = list(client.shard_channels or ())
-        if not channels:
-            out.add(b"sunsubscribe", None, _shard_count(client))
-    for channel in channels:
-        pubsub.unsubscribe(client, channel, shard=True)
-        out.add(b"sunsubscribe", channel, _shard_count(client))
-    return out.reply()
+    return _leave(client, b"sunsubscribe", channels, client.shard_channels,
+                  lambda name: pubsub.unsubscribe(client, name, shard=True), _shard_count)
 
 
 @command("publish")

@@ -1035,6 +1035,10 @@ class AppendOnly(object):
         if self.rewrite is not None and self._turning_on:
             self.rewrite.cancel()
             self._sync_failed(self.rewrite)
+        self._close_incr()
+
+    def _close_incr(self):
+        """Write what is buffered, then fsync and close the incr file."""
         self.flush_buffer()
         fd, self.fd = self.fd, None
         if fd is not None:
@@ -1050,11 +1054,7 @@ class AppendOnly(object):
         if self.rewrite is not None:
             self.rewrite.cancel()
             self._sync_failed(self.rewrite)
-        self.flush_buffer()
-        fd, self.fd = self.fd, None
-        if fd is not None:
-            self.fsync(fd)
-            os.close(fd)
+        self._close_incr()
 
     # -- INFO ------------------------------------------------------------------------
 

@@ -351,11 +351,10 @@ def call(client, spec, argv):
             server.slowlog.command(client, spec, argv, elapsed)
         # Per-command latency histograms (sonic.commands.latency, latency-tracking).
         if server.latency_tracking:
-            usec = int(elapsed * 1000000)
-            if usec > 1023:  # 10 significant bits keep the table small
-                shift = usec.bit_length() - 10
-                usec = usec >> shift << shift
-            spec.latency_usec[usec] += 1
+            samples = spec.latency_samples
+            samples.append(elapsed)
+            if len(samples) > 4095:
+                spec.fold_latency()
         if monitors and not spec.flags & NOT_MONITORED:
             monitor_feed(client, argv)
         if prop is not None:

@@ -271,3 +271,18 @@ def test_latency_monitor_parity(sonic_port, real_port):
     ms_got, ms_expected = got[0][0][2], expected[0][0][2]
     assert got[2][1:] == expected[2][1:]  # the sparkline and its label
     assert got[3].replace(b"%dms" % ms_got, b"Nms") == expected[3].replace(b"%dms" % ms_expected, b"Nms")
+
+
+def test_latency_samples_are_folded_in_batches_and_on_read():
+    """The dispatcher only appends each duration; the table folds them every 4096 calls and whenever it is read, losing none."""
+    from sonic.registry import lookup
+    server = make_server()
+    c = Client(server)
+    spec = lookup(b"echo")
+    spec.latency_usec.clear()
+    for _ in range(5000):
+        call(c, "ECHO", "x")
+    assert len(spec.latency_samples) == 5000 - 4096  # folded once, at 4096
+    reply = call(c, "LATENCY", "HISTOGRAM", "echo")
+    assert reply["echo"]["calls"] == 5000
+    assert spec.latency_samples == []

@@ -67,26 +67,27 @@ class _Confirmations(object):
         return _NOTHING
 
 
+def _join(client, kind, names, join, count):
+    """The SUBSCRIBE family: join each of C{names}, one confirmation each."""
+    out = _Confirmations(client)
+    for name in names:
+        join(name)
+        out.add(kind, name, count(client))
+    return out.reply()
+
+
 @command("subscribe")
 def subscribe(client, *channels):
     """SUBSCRIBE channel [channel ...]"""
     pubsub = client.server.pubsub
-    out = _Confirmations(client)
-    for channel in channels:
-        pubsub.subscribe(client, channel)
-        out.add(b"subscribe", channel, _count(client))
-    return out.reply()
+    return _join(client, b"subscribe", channels, lambda name: pubsub.subscribe(client, name), _count)
 
 
 @command("psubscribe")
 def psubscribe(client, *patterns):
     """PSUBSCRIBE pattern [pattern ...]"""
     pubsub = client.server.pubsub
-    out = _Confirmations(client)
-    for pattern in patterns:
-        pubsub.psubscribe(client, pattern)
-        out.add(b"psubscribe", pattern, _count(client))
-    return out.reply()
+    return _join(client, b"psubscribe", patterns, lambda name: pubsub.psubscribe(client, name), _count)
 
 
 @command("ssubscribe")
@@ -97,11 +98,8 @@ def ssubscribe(client, *channels):
         # Redis 7.0 makes no exception for MULTI here.
         raise CommandError("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
     pubsub = client.server.pubsub
-    out = _Confirmations(client)
-    for channel in channels:
-        pubsub.subscribe(client, channel, shard=True)
-        out.add(b"ssubscribe", channel, _shard_count(client))
-    return out.reply()
+    return _join(client, b"ssubscribe", channels,
+                 lambda name: pubsub.subscribe(client, name, shard=True), _shard_count)
 
 
 def _leave(client, kind, names, current, leave, count):

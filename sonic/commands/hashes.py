@@ -278,7 +278,31 @@ def hset(client, key, *pairs):
     if len(pairs) % 2:
         raise errors.wrong_arity("hset")
     db = client.db
-    h = write_lookup(db, key, Hash)
+    h = db.lookup(key)
+    if len(pairs) == 2 and type(h) is Hash:
+        # The common one-field HSET on an existing hash, inlined: no loop,
+        # and the listpack limits read only while the hash is small.
+        field, value = pairs
+        server = client.server
+        comp = server.compressor
+        if len(value) >= comp.threshold and comp.enabled:
+            value = comp.compress(value)
+        n = len(h)
+        h[field] = value
+        added = len(h) - n
+        if added and h.sampler is not None:
+            h.sampler.added(field)
+        if not h.big:
+            config = server.config
+            limit = config.hash_max_listpack_value
+            if len(field) > limit or len(pairs[1]) > limit or n + added > config.hash_max_listpack_entries:
+                h.big = True
+        db.modified(key)
+        if server.notify_flags:
+            notify(server, NOTIFY_HASH, b"hset", key, client.dbnum)
+        return added
+    if h is not None and type(h) is not Hash:
+        raise CommandError(errors.WRONGTYPE)
     if h is None:
         h = Hash()
         added = _set_pairs(client.server, h, pairs)

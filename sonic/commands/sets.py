@@ -134,14 +134,16 @@ class Set(set):
         if pool is None:
             pool = self.pool = list(self)
             self.stale = set()
-        randrange = random.randrange
+        # random() * n is uniform enough (53 random bits) and a third of
+        # randrange's cost.
+        rand = random.random
         while True:
             if not pool:
                 # Only stale slots were left (cannot happen while every change
                 # goes through this class): start over from the set itself.
                 pool = self.pool = list(self)
                 self.stale = set()
-            i = randrange(len(pool))
+            i = int(rand() * len(pool))
             m = pool[i]
             if m in self:
                 return i, m
@@ -166,7 +168,10 @@ class Set(set):
             m = random.choice(tuple(self))
         else:
             i, m = self._pick()
-            self._drop_slot(i)
+            pool = self.pool
+            last = pool.pop()  # _drop_slot(i), inlined
+            if i < len(pool):
+                pool[i] = last
         self.remove(m)
         return m
 
@@ -304,12 +309,18 @@ def spop(client, key, *args):
             raise CommandError(errors.SYNTAX)
         return _spop_count(client, key, args[0])
     db = client.db
-    s = write_lookup(db, key, Set)
+    s = db.lookup(key)
     if s is None:
         return None
+    if type(s) is not Set:
+        raise CommandError(errors.WRONGTYPE)
     member = s.pop_random()
-    drop_if_empty(db, key, s)
-    notify_emptied(client.server, NOTIFY_SET, b"spop", key, db, s)
+    if s:
+        db.modified(key)
+    else:
+        db.delete(key)
+    if client.server.notify_flags:
+        notify_emptied(client.server, NOTIFY_SET, b"spop", key, db, s)
     return member
 
 

@@ -551,7 +551,41 @@ def zadd_generic(client, key, args, incr=False):
 @command("zadd")
 def zadd(client, key, *args):
     """ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]"""
-    return zadd_generic(client, key, args)
+    # The common ZADD key score member, without the option parser: every
+    # option starts with a letter, a score that does not cannot be one.
+    if len(args) != 2 or args[0][:1] >= b"A":
+        return zadd_generic(client, key, args)
+    word = args[0]
+    score = float(word) if word.isdigit() and len(word) < 300 else parse_score(word)
+    member = args[1]
+    db = client.db
+    zs = db.lookup(key)
+    if type(zs) is not ZSet:
+        if zs is not None:
+            raise CommandError(errors.WRONGTYPE)
+        config = client.server.config
+        zs = ZSet(big=config.zset_max_listpack_entries == 0 or config.zset_max_listpack_value < len(member))
+        _insert_new(zs, member, score, config)
+        db.set(key, zs)
+        added = 1
+    else:
+        cur = zs.scores.get(member)
+        if cur is None:
+            _insert_new(zs, member, score, client.server.config)
+            added = 1
+        elif cur == score:
+            return 0  # nothing changes (-0 and 0 alike), nothing is signalled
+        else:
+            if not zs.big:
+                score += 0.0  # -0 -> 0 in a listpack
+            zs.order.remove((cur, member))
+            zs.scores[member] = score
+            zs.order.add((score, member))
+            added = 0
+        db.modified(key)
+    if client.server.notify_flags:
+        notify(client.server, NOTIFY_ZSET, b"zadd", key, client.dbnum)
+    return added
 
 
 @command("zincrby")

@@ -520,6 +520,21 @@ def test_random_picks_are_uniform_and_skip_deleted():
     assert sorted(listed) == sorted(h)
 
 
+def test_one_field_hset_keeps_the_sampler_in_step():
+    """One-field HSETs on a sampled hash list a new field once and give a deleted field its old slot back."""
+    server = make_server()
+    c = Client(server)
+    call(c, "HSET", "h", *[x for i in range(100) for x in ("f%d" % i, "v")])
+    call(c, "HRANDFIELD", "h")
+    h = server.store.dbs[0].lookup(b"h")
+    call(c, "HDEL", "h", "f0")
+    assert call(c, "HSET", "h", "f0", "again") == 1
+    assert call(c, "HSET", "h", "f1", "again") == 0
+    assert call(c, "HSET", "h", "new", "1") == 1
+    assert sorted(h.sampler.fields) == sorted(h)
+    assert not h.sampler.stale
+
+
 def test_sampler_dropped_when_mostly_stale():
     """Deleting most of a sampled hash drops the sampler; the next pick rebuilds it from live fields."""
     server = make_server()

@@ -71,6 +71,17 @@ def test_zrangestore_negative_zero_follows_insertion_order(parity):
            ("ZRANGESTORE", "d", "s", "0", "1"), ("ZSCORE", "d", ""), ("OBJECT", "ENCODING", "d"))
 
 
+def test_zadd_one_pair_score_spellings(parity):
+    """ZADD key score member (the one-pair form) parses every score spelling and reports changes as the general form does."""
+    parity(("ZADD", "z", "", "a"), ("ZADD", "z", " 1", "a"), ("ZADD", "z", "1 ", "a"), ("ZADD", "z", ".", "a"),
+           ("ZADD", "z", "-", "a"), ("ZADD", "z", "+", "a"), ("ZADD", "z", "1e400", "a"), ("ZADD", "z", "+nan", "a"),
+           ("EXISTS", "z"), ("ZADD", "z", "007", "a"), ("ZADD", "z", "7", "a"), ("ZADD", "z", "+7.0", "a"),
+           ("ZADD", "z", "-1.5e1", "a"), ("ZSCORE", "z", "a"), ("ZADD", "z", ".5", "b"), ("ZADD", "z", "0x1p3", "c"),
+           ("ZADD", "z", "-inf", "d"), ("ZADD", "z", "12345678901234567890", "e"),
+           ("ZRANGE", "z", "0", "-1", "WITHSCORES"), ("ZADD", "z", "inf", "d"), ("ZADD", "z", "Inf", "f"),
+           ("ZADD", "z", "nx", "a"), ("ZADD", "z", "1", "NX"), ("ZRANGE", "z", "0", "-1", "WITHSCORES"))
+
+
 def test_zadd_options(parity):
     """NX, XX, GT, LT and CH: what each adds, updates and counts."""
     parity(("ZADD", "z", "1", "a", "2", "b"),

@@ -203,7 +203,11 @@ _ROWS = [
     # Memory
     Directive("maxmemory", "memory", 0, low=0, high=LLONG_MAX),
     Directive("maxmemory-policy", "enum", "noeviction", choices=POLICIES),
-    Directive("maxmemory-samples", "int", 5, low=1, high=64, effect=False),
+    Directive("maxmemory-samples", "int", 5, low=1, high=INT_MAX),
+    Directive("maxmemory-eviction-tenacity", "int", 10, low=0, high=100),
+    Directive("lfu-log-factor", "int", 10, low=0, high=INT_MAX),
+    Directive("lfu-decay-time", "int", 1, low=0, high=INT_MAX),
+    Directive("replica-ignore-maxmemory", "bool", True, aliases=("slave-ignore-maxmemory",)),
     Directive("lazyfree-lazy-eviction", "bool", False, effect=False),
     Directive("lazyfree-lazy-expire", "bool", False, effect=False),
     Directive("lazyfree-lazy-server-del", "bool", False, effect=False),

@@ -138,6 +138,12 @@ class Server(object):
         self.held_replies = []
         self._mem_checked = 0.0
         self._mem_used = 0
+        #: The process's memory before any data: what used_memory counts
+        #: besides the dataset under maxmemory (sonic.store.eviction).
+        self.startup_memory = rss_bytes()
+        from sonic.store.eviction import Evictor
+        self.evictor = Evictor(self)
+        self.update_accounting()
 
     def _bind_config(self):
         """Keep live objects in step with CONFIG SET."""
@@ -150,6 +156,10 @@ class Server(object):
         c.on_change("compression-thread-threshold", lambda v: setattr(comp, "thread_threshold", v))
         c.on_change("replica-read-only", lambda v: setattr(self, "replica_read_only", v))
         c.on_change("maxmemory", lambda v: self.update_guards())
+        c.on_change("maxmemory", lambda v: self.update_accounting(evict=True))
+        c.on_change("maxmemory-policy", lambda v: self.update_accounting(evict=True))
+        c.on_change("lfu-log-factor", lambda v: self.update_accounting())
+        c.on_change("lfu-decay-time", lambda v: self.update_accounting())
         c.on_change("min-replicas-to-write", lambda v: self.update_min_replicas())
         c.on_change("min-replicas-max-lag", lambda v: self.update_min_replicas())
 
@@ -159,6 +169,47 @@ class Server(object):
                              or self.paused is not None or self.aof_write_error is not None)
         self.guard_writes = (bool(self.config.maxmemory) or self.master_host is not None
                              or self.gate_all or self.min_replicas_refuse)
+
+    def update_accounting(self, evict=False):
+        """Start, adjust or stop the dataset's byte count and access clocks (sonic.store.eviction).
+
+        The count runs while maxmemory is set; access clocks while the
+        policy is LRU or LFU.  With C{evict}, a new limit below the memory
+        in use starts evicting at the next reactor turn, as Redis does.
+        """
+        from sonic.store.eviction import Accounting
+        c = self.config
+        store = self.store
+        policy = c.maxmemory_policy
+        mode = "lru" if policy.endswith("lru") else "lfu" if policy.endswith("lfu") else None
+        memory = bool(c.maxmemory)
+        acct = store.acct
+        if not memory and mode is None:
+            if acct is not None:
+                for db in store.dbs:
+                    for sh in db.shards:
+                        sh.access = None
+                store.acct = None
+            return
+        if acct is None:
+            acct = Accounting(store)
+        acct.base = self.startup_memory
+        acct.lfu_log_factor = c.lfu_log_factor
+        acct.lfu_decay_time = c.lfu_decay_time
+        recount = store.acct is None or memory != acct.memory
+        if mode != acct.mode:
+            acct.mode = mode
+            acct.epoch_s = store.snapshot() // 1000
+            for db in store.dbs:
+                for sh in db.shards:
+                    sh.access = {} if mode else None
+            recount = True
+        acct.memory = memory
+        store.acct = acct
+        if recount:
+            acct.recount()
+        if evict and memory and acct.counted() > c.maxmemory:
+            self.evictor._continue_later()
 
     def update_min_replicas(self):
         """Recompute L{min_replicas_refuse} (min-replicas-to-write) and the guards."""
@@ -191,7 +242,12 @@ class Server(object):
         self.clients.pop(client.id, None)
 
     def used_memory(self):
-        """Resident memory of the process in bytes, re-read at most ten times a second."""
+        """Memory in use: under maxmemory, start-up memory plus the dataset's byte count
+        (sonic.store.eviction); otherwise the process's resident memory, re-read at
+        most ten times a second."""
+        acct = self.store.acct
+        if acct is not None and acct.memory:
+            return acct.used()
         now = time.monotonic()
         if now - self._mem_checked > 0.1:
             self._mem_checked = now
@@ -199,9 +255,15 @@ class Server(object):
         return self._mem_used
 
     def over_maxmemory(self):
-        """Whether used memory passed C{maxmemory} (denyoom commands are then refused)."""
-        limit = self.config.maxmemory
-        return bool(limit) and self.used_memory() > limit
+        """Whether memory is over C{maxmemory} and eviction cannot bring it back (-OOM).
+
+        Evicts first, as Redis' processCommand does before a command; while
+        eviction runs out of time but goes on, commands are not refused.
+        """
+        if not self.config.maxmemory:
+            return False
+        from sonic.store.eviction import EVICT_FAIL
+        return self.evictor.perform() == EVICT_FAIL
 
     def uptime(self):
         """Seconds since start."""

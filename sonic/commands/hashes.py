@@ -117,7 +117,7 @@ class Hash(dict):
         else None.  Every new field and every deletion must be told to it
         (L{_set} and L{_delete} do).
     """
-    __slots__ = ("big", "scan_order", "sampler")
+    __slots__ = ("big", "scan_order", "sampler", "acct")
 
     def __init__(self, *args):
         dict.__init__(self, *args)

@@ -107,8 +107,11 @@ def _clients(server):
 
 
 def _memory(server):
-    from sonic.server import peak_rss_bytes
+    from sonic.server import peak_rss_bytes, rss_bytes
+    # Under maxmemory, used_memory is start-up memory plus the dataset's byte
+    # count (sonic.store.eviction); otherwise the RSS.
     used = server.used_memory()
+    rss = rss_bytes()
     peak = max(peak_rss_bytes(), used)
     startup = getattr(server, "startup_memory", 0) or 0
     total = _total_system_memory()
@@ -123,8 +126,8 @@ def _memory(server):
     return [
         ("used_memory", used),
         ("used_memory_human", bytes_to_human(used)),
-        ("used_memory_rss", used),
-        ("used_memory_rss_human", bytes_to_human(used)),
+        ("used_memory_rss", rss),
+        ("used_memory_rss_human", bytes_to_human(rss)),
         ("used_memory_peak", peak),
         ("used_memory_peak_human", bytes_to_human(peak)),
         ("used_memory_peak_perc", "%.2f%%" % (100.0 * used / peak if peak else 100.0)),
@@ -159,10 +162,12 @@ def _memory(server):
         ("allocator_rss_bytes", 0),
         ("rss_overhead_ratio", "1.00"),
         ("rss_overhead_bytes", 0),
-        # used_memory is the RSS here (CPython has no allocator statistics).
-        ("mem_fragmentation_ratio", "1.00"),
-        ("mem_fragmentation_bytes", 0),
-        ("mem_not_counted_for_evict", 0),
+        # RSS against used_memory: 1.00 without maxmemory, where used_memory
+        # is the RSS (CPython has no allocator statistics).
+        ("mem_fragmentation_ratio", "%.2f" % (rss / used if used else 1.0)),
+        ("mem_fragmentation_bytes", rss - used),
+        # sonic's start-up memory is not compared with maxmemory (sonic.store.eviction).
+        ("mem_not_counted_for_evict", startup if server.config.maxmemory else 0),
         ("mem_replication_backlog", getattr(getattr(server.repl_master, "backlog", None), "histlen", 0)),
         ("mem_total_replication_buffers", 0),
         ("mem_clients_slaves", 0),

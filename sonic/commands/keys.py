@@ -139,9 +139,11 @@ def _read(client, key, db=None, quiet=False):
     """A read lookup (lookupKeyRead): the live value or None, counted in keyspace_hits/misses.
 
     A miss sends the C{keymiss} event unless C{quiet} (OBJECT's
-    LOOKUP_NONOTIFY).
+    LOOKUP_NONOTIFY), which also leaves the key's access clock alone
+    (LOOKUP_NOTOUCH).
     """
-    value = (db or client.db).lookup(key)
+    db = db or client.db
+    value = db.peek(key) if quiet else db.lookup(key)
     server = client.server
     if value is None:
         server.stat_keyspace_misses += 1
@@ -733,29 +735,35 @@ def object_refcount(client, key):
 def object_idletime(client, key):
     """OBJECT IDLETIME key
 
-    sonic does not track per-key access times (it would cost every read a
-    write); it answers 0, "just used".
+    Access times are kept only under an LRU maxmemory-policy (each costs
+    every read a dict write, sonic.store.eviction); under other policies
+    sonic answers 0, "just used", where Redis always knows.
     """
     value = _read(client, key, quiet=True)
     if value is None:
         return None
     if client.server.config.maxmemory_policy in LFU_POLICIES:
         raise CommandError(errors.OBJECT_LFU_IDLETIME)
-    return 0
+    acct = client.server.store.acct
+    if acct is None or acct.mode != "lru":
+        return 0
+    return acct.idle_ms(client.db.shard(key), key) // 1000
 
 
 @command("object|freq")
 def object_freq(client, key):
     """OBJECT FREQ key
 
-    Access frequency is not tracked; under an LFU policy sonic answers 0.
+    The logarithmic access counter Redis keeps under an LFU policy
+    (sonic.store.eviction), decayed by lfu-decay-time.
     """
     value = _read(client, key, quiet=True)
     if value is None:
         return None
     if client.server.config.maxmemory_policy not in LFU_POLICIES:
         raise CommandError(errors.OBJECT_NO_LFU)
-    return 0
+    acct = client.server.store.acct
+    return acct.freq(client.db.shard(key), key) if acct is not None else 0
 
 
 @command("object|help")

@@ -71,7 +71,7 @@ class List(deque):
 
     @ivar packed: whether the list may hold L{Compressed} elements (sticky).
     """
-    __slots__ = ("packed",)
+    __slots__ = ("packed", "acct")
 
     def __init__(self, iterable=(), maxlen=None):
         # maxlen is accepted (and ignored) because deque.copy() passes it.

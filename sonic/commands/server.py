@@ -642,10 +642,16 @@ def to_float_lenient(text):
 
 
 def _debug_object(client, key):
-    value = client.db.lookup(key)
+    value = client.db.peek(key)
     if value is None:
         raise CommandError(errors.NO_SUCH_KEY)
     lru = int(client.server.clock.seconds()) & ((1 << 24) - 1)
+    idle = 0
+    acct = client.server.store.acct
+    if acct is not None and acct.mode == "lru":
+        # Redis prints the key's LRU clock and its idle seconds.
+        idle = acct.idle_ms(client.db.shard(key), key) // 1000
+        lru = (acct.lru_clock() - idle) & ((1 << 24) - 1)
     if type(value) in (bytes, Compressed):
         encoding = string_encoding(value)
         refcount = 2147483647 if encoding == "int" and 0 <= int(value) < 10000 else 1
@@ -656,8 +662,8 @@ def _debug_object(client, key):
         encoding = namer(value, client.server) if namer else type_name(value)
         refcount = 1
         serlen = 0
-    text = "Value at:0x%x refcount:%d encoding:%s serializedlength:%d lru:%d lru_seconds_idle:0" % (
-        id(value), refcount, encoding, serlen, lru)
+    text = "Value at:0x%x refcount:%d encoding:%s serializedlength:%d lru:%d lru_seconds_idle:%d" % (
+        id(value), refcount, encoding, serlen, lru, idle)
     if type(value) is Compressed:
         text += " compressed:yes raw_size:%d stored_size:%d" % (value.size, len(value.data))
     return Status(text.encode())

@@ -70,7 +70,7 @@ class Set(set):
         (or L{pop_random}), which keep the two in step.
     @ivar stale: the removed members still in C{pool}.
     """
-    __slots__ = ("intset", "scan_order", "pool", "stale")
+    __slots__ = ("intset", "scan_order", "pool", "stale", "acct")
 
     def __init__(self, members=(), intset=False):
         set.__init__(self, members)

@@ -78,7 +78,7 @@ class ZSet(object):
         (one-way, like Redis' conversion).
     @ivar scan_order: ZSCAN's snapshot (L{sonic.commands.containers}).
     """
-    __slots__ = ("scores", "order", "big", "scan_order")
+    __slots__ = ("scores", "order", "big", "scan_order", "acct")
 
     def __init__(self, big=False):
         self.scores = {}

@@ -294,6 +294,16 @@ def install_keyspace(server, built):
     comp = server.compressor
     comp.reset()
     comp.compressed_keys, comp.raw_bytes, comp.stored_bytes = built.compressed
+    acct = store.acct
+    if acct is not None:
+        # maxmemory's byte count starts again from the loaded keys; their
+        # access clocks start now (sonic.store.eviction).
+        for db in store.dbs:
+            for sh in db.shards:
+                if sh.access is not None:
+                    sh.access = {}
+        acct.epoch_s = store.snapshot() // 1000
+        acct.recount()
     if built.functions is not None:
         # The file's function libraries replace the current ones (Lua runs here, on the reactor).
         from sonic.commands.functions import load_libraries

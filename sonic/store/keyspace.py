@@ -73,8 +73,10 @@ class Shard(object):
     @ivar expires: key -> deadline (ms), only for keys with a TTL.
     @ivar heap: (deadline, key) entries, some stale, for the expiry timer.
     @ivar timer: the one DelayedCall aimed at the earliest deadline, or None.
+    @ivar access: under an LRU or LFU maxmemory-policy, key -> its access
+        clock (L{sonic.store.eviction}); None otherwise.
     """
-    __slots__ = ("db", "index", "data", "expires", "heap", "timer", "timer_at", "scan")
+    __slots__ = ("db", "index", "data", "expires", "heap", "timer", "timer_at", "scan", "access")
 
     def __init__(self, db, index):
         self.db = db
@@ -84,6 +86,7 @@ class Shard(object):
         self.heap = []
         self.timer = None
         self.timer_at = None
+        self.access = None
         # SCAN's hash-ordered snapshot of this shard (sonic.commands.keys),
         # told of every new key while it exists; None most of the time.
         self.scan = None
@@ -127,7 +130,9 @@ class Database(object):
         else:
             sh = self.shards[(crc_hqx(key, 0) & 16383) % self.nshards]
         value = sh.data.get(key)
-        if value is not None and sh.expires:
+        if value is None:
+            return None
+        if sh.expires:
             deadline = sh.expires.get(key)
             if deadline is not None and deadline < self.store.now:
                 if self.store.replica:
@@ -136,7 +141,21 @@ class Database(object):
                     return value if self.store.applying_master else None
                 self.store.expire_key(sh, key)
                 return None
+        if sh.access is not None:
+            self.store.acct.touch(sh, key)  # LRU/LFU policies only
         return value
+
+    def peek(self, key):
+        """L{lookup} without recording an access (OBJECT, DEBUG OBJECT: Redis' LOOKUP_NOTOUCH)."""
+        sh = self.shard(key)
+        access = sh.access
+        if access is None:
+            return self.lookup(key)
+        sh.access = None
+        try:
+            return self.lookup(key)
+        finally:
+            sh.access = access
 
     def get_string(self, key):
         """The string at C{key} as bytes, None if absent; WRONGTYPE otherwise."""
@@ -202,6 +221,8 @@ class Database(object):
                 store.signal_ready(self, key)
         elif type(old) is Compressed:
             comp.removed(old)
+        if store.acct is not None:
+            self._account_set(sh, key, old, value, deadline, keepttl)
         if not keepttl:
             if deadline is not None:
                 sh.expires[key] = deadline
@@ -217,6 +238,20 @@ class Database(object):
         if later:
             store._compress_later(sh, key, value)
 
+    def _account_set(self, sh, key, old, value, deadline, keepttl):
+        """L{set}'s memory accounting and access clock (maxmemory or an LRU/LFU policy on)."""
+        acct = self.store.acct
+        if old is None:
+            acct.added(sh, key, value)
+        else:
+            acct.replaced(sh, key, old, value)
+            if sh.access is not None:
+                acct.touch(sh, key)
+        if not keepttl:
+            had = key in sh.expires
+            if had != (deadline is not None):
+                acct.ttl_changed(sh, not had)
+
     def set_raw(self, key, value):
         """Put C{value} at C{key} keeping its TTL, with no compression or watch signal.
 
@@ -225,6 +260,8 @@ class Database(object):
         sh = self.shard(key)
         old = sh.data.get(key)
         sh.data[key] = value
+        if self.store.acct is not None:
+            self._account_set(sh, key, old, value, None, True)
         if old is None:
             if sh.scan is not None:
                 sh.scan.inserted(key)
@@ -262,15 +299,20 @@ class Database(object):
 
     def _remove(self, sh, key):
         old = sh.data.pop(key)
+        had_ttl = False
         if sh.expires:
-            sh.expires.pop(key, None)
+            had_ttl = sh.expires.pop(key, None) is not None
         if type(old) is Compressed:
             self.store.compressor.removed(old)
+        if self.store.acct is not None:
+            self.store.acct.removed(sh, key, old, had_ttl)
         return old
 
     def set_expire(self, key, deadline):
         """Give an existing C{key} the absolute deadline C{deadline} (ms)."""
         sh = self.shard(key)
+        if self.store.acct is not None and key not in sh.expires:
+            self.store.acct.ttl_changed(sh, True)
         sh.expires[key] = deadline
         expiry.schedule(self.store, sh, key, deadline)
         self.modified(key)
@@ -280,6 +322,8 @@ class Database(object):
         sh = self.shard(key)
         if sh.expires.pop(key, None) is None:
             return False
+        if self.store.acct is not None:
+            self.store.acct.ttl_changed(sh, False)
         self.modified(key)
         return True
 
@@ -299,6 +343,13 @@ class Database(object):
         if self.store.tracking is not None:
             # Client-side caching (sonic.tracking): None while nobody tracks.
             self.store.tracking.invalidate(key)
+        acct = self.store.acct
+        if acct is not None and acct.memory:
+            # A collection changed in place: its byte count follows.
+            sh = self.shard(key)
+            value = sh.data.get(key)
+            if value is not None and not isinstance(value, bytes):
+                acct.resized(sh, value)
 
     def touch_all_watched(self):
         """Invalidate the WATCHes on every key that exists (FLUSHDB, SWAPDB)."""
@@ -359,7 +410,11 @@ class Database(object):
             sh.expires = {}
             sh.heap = []
             sh.scan = None
+            if sh.access is not None:
+                sh.access = {}
             expiry.cancel(sh)
+        if self.store.acct is not None:
+            self.store.acct.flushed(self)
         self.store.dirty += 1
 
     def swap_contents(self, other):
@@ -370,6 +425,7 @@ class Database(object):
             a.data, b.data = b.data, a.data
             a.expires, b.expires = b.expires, a.expires
             a.heap, b.heap = b.heap, a.heap
+            a.access, b.access = b.access, a.access
             a.scan = b.scan = None
             expiry.cancel(a)
             expiry.cancel(b)
@@ -377,6 +433,8 @@ class Database(object):
             expiry.reschedule(self.store, b)
         self.touch_all_watched()
         other.touch_all_watched()
+        if self.store.acct is not None:
+            self.store.acct.swapped(self, other)
         # Clients blocked in either database may now find their keys.
         for db in (self, other):
             for key in list(db.blocking):
@@ -428,6 +486,9 @@ class ShardedStore(Service):
         #: The sonic.tracking.Tracking while any key or prefix is tracked,
         #: else None: the one test a write pays for client-side caching.
         self.tracking = None
+        #: The L{sonic.store.eviction.Accounting} while maxmemory is set or
+        #: the policy is LRU/LFU, else None: one test per write when off.
+        self.acct = None
 
     def signal_ready(self, db, key):
         """C{key} of C{db} was created and clients wait for it (Redis' signalKeyAsReady)."""
@@ -485,6 +546,8 @@ class ShardedStore(Service):
             if type(stored) is Compressed and sh.data.get(key) is value:
                 sh.data[key] = stored
                 comp.added(stored)
+                if self.acct is not None:
+                    self.acct.replaced(sh, key, value, stored)
 
         d = run(timed, value, level)
         if d is not None and hasattr(d, "addCallback"):

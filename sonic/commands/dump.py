@@ -11,8 +11,6 @@ members in sonic's order, which RESTORE does not care about.
 """
 
 from sonic.commands.keys import _read
-from sonic.rdb import keyspace as rdb_keyspace
-from sonic.rdb.writer import dump_payload
 from sonic.registry import command
 
 __all__ = ["dump"]
@@ -21,6 +19,8 @@ __all__ = ["dump"]
 @command("dump")
 def dump(client, key):
     """DUMP key"""
+    from sonic.rdb import keyspace as rdb_keyspace  # on first use, not at start-up
+    from sonic.rdb.writer import dump_payload
     value = _read(client, key)
     if value is None:
         return None

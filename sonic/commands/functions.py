@@ -44,9 +44,6 @@ from twisted.logger import Logger
 from sonic import errors
 from sonic.errors import CommandError
 from sonic.glob import stringmatch
-from sonic.rdb.format import OP_FUNCTION2, RDB_VERSION, crc64
-from sonic.rdb.reader import _string as _rdb_string
-from sonic.rdb.writer import encode_string
 from sonic.registry import command
 from sonic.resp import OK, RSet, Status, split_args
 from sonic.util import string2ll
@@ -440,6 +437,8 @@ class Functions(object):
 
     def rdb_records(self, compress=True):
         """The FUNCTION2 records of the libraries, as a snapshot writes them after its AUX fields."""
+        from sonic.rdb.format import OP_FUNCTION2  # the RDB modules load on first use
+        from sonic.rdb.writer import encode_string
         out = bytearray()
         for lib in self.libraries.values():
             out.append(OP_FUNCTION2)
@@ -488,6 +487,8 @@ def _err_text(err):
 
 def dump_libraries(server):
     """FUNCTION DUMP's payload: a FUNCTION2 record per library, RDB version, CRC-64."""
+    from sonic.rdb.format import OP_FUNCTION2, RDB_VERSION, crc64
+    from sonic.rdb.writer import encode_string
     f = getattr(server, "functions", None)
     out = bytearray()
     if f is not None:
@@ -509,6 +510,8 @@ def rdb_records(server, compress=True):
 
 def _payload_codes(payload):
     """The library codes of a FUNCTION DUMP payload, or CommandError as RESTORE answers."""
+    from sonic.rdb.format import OP_FUNCTION2, RDB_VERSION, crc64
+    from sonic.rdb.reader import _string as _rdb_string
     if len(payload) < 10:
         raise CommandError("ERR DUMP payload version or checksum are wrong")
     version = struct.unpack_from("<H", payload, len(payload) - 10)[0]

@@ -118,7 +118,7 @@ def _memory(server):
     maxmemory = server.config.maxmemory
     dataset = max(used - startup, 0)
     # EVAL's Lua state and script cache (sonic.scripting.engine).
-    from sonic.scripting.engine import eval_memory
+    from sonic.scripting import eval_memory  # not the engine: that loads lupa
     lua_vm, lua_scripts, lua_count = eval_memory(server)
     # FUNCTION libraries' Lua state and code (sonic.commands.functions).
     from sonic.commands.functions import functions_memory

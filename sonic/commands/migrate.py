@@ -37,8 +37,6 @@ from sonic.blocking import BLOCKED, can_block
 from sonic.commands.args import to_int
 from sonic.errors import CommandError
 from sonic.notify import NOTIFY_GENERIC, keymiss, notify
-from sonic.rdb import keyspace as rdb_keyspace
-from sonic.rdb.writer import dump_payload
 from sonic.registry import command
 from sonic.resp import OK, Error, Status
 
@@ -430,6 +428,8 @@ def migrate(client, host, port, key, dbid, timeout, *options):
     config = server.config
     found = []
     restores = []
+    from sonic.rdb import keyspace as rdb_keyspace  # on first use, not at start-up
+    from sonic.rdb.writer import dump_payload
     for k in keys:
         value = db.lookup(k)
         if value is None:

@@ -19,8 +19,6 @@ from sonic.commands.args import to_int
 from sonic.errors import CommandError
 from sonic.notify import NOTIFY_GENERIC, notify
 from sonic.rdb import Entry, RdbError
-from sonic.rdb.keyspace import entry_to_value
-from sonic.rdb.reader import DumpPayloadError, parse_dump_payload
 from sonic.registry import command
 from sonic.resp import OK
 
@@ -64,6 +62,8 @@ def restore(client, key, ttl, payload, *options):
     if ttl < 0:
         raise CommandError(errors.INVALID_TTL)
     server = client.server
+    from sonic.rdb.keyspace import entry_to_value  # on first use, not at start-up
+    from sonic.rdb.reader import DumpPayloadError, parse_dump_payload
     try:
         kind, value, encoding = parse_dump_payload(payload)
         if kind != "string":

@@ -18,8 +18,6 @@ from sonic.commands.args import to_int
 from sonic.errors import CommandError
 from sonic.registry import command
 from sonic.resp import OK, Status
-from sonic.scripting.engine import (ScriptCompileError, get_engine, parse_shebang, running,
-                                    sha1hex)
 
 __all__ = []
 
@@ -37,6 +35,8 @@ def _numkeys(value, nargs):
 
 def load_script(server, body):
     """Compile C{body} into the cache (EVAL, SCRIPT LOAD); return its sha (bytes)."""
+    # The engine (and lupa's Lua runtime) loads on the first script, not at start-up.
+    from sonic.scripting.engine import ScriptCompileError, get_engine, parse_shebang, sha1hex
     engine = get_engine(server)
     sha = sha1hex(body).encode()
     if sha in engine.scripts:
@@ -94,12 +94,14 @@ def _run(client, engine, script, sha, nkeys, args, read_only_command):
 def _eval(client, body, numkeys, args, read_only_command):
     nkeys = _numkeys(numkeys, len(args))
     sha = load_script(client.server, body)
+    from sonic.scripting.engine import get_engine
     engine = get_engine(client.server)
     return _run(client, engine, engine.scripts[sha], sha, nkeys, args, read_only_command)
 
 
 def _evalsha(client, sha, numkeys, args, read_only_command):
     nkeys = _numkeys(numkeys, len(args))
+    from sonic.scripting.engine import get_engine
     engine = get_engine(client.server)
     script = engine.scripts.get(sha)
     if script is None:
@@ -147,6 +149,7 @@ def script_load(client, script):
 @command("script|exists")
 def script_exists(client, *shas):
     """SCRIPT EXISTS sha1 [sha1 ...]"""
+    from sonic.scripting.engine import get_engine
     scripts = get_engine(client.server).scripts
     return [1 if s.lower() in scripts else 0 for s in shas]
 
@@ -162,6 +165,7 @@ def script_flush(client, *args):
 
 def flush_scripts(server):
     """Forget every cached script and start a fresh Lua state, as Redis' scriptingReset."""
+    from sonic.scripting.engine import running
     engine = getattr(server, "lua_engine", None)
     if engine is not None and running(server) is None:
         server.lua_engine = None
@@ -170,6 +174,7 @@ def flush_scripts(server):
 @command("script|kill")
 def script_kill(client):
     """SCRIPT KILL"""
+    from sonic.scripting.engine import running
     run = running(client.server)
     engine = getattr(client.server, "lua_engine", None)
     if run is None or engine is None or run.engine is not engine:

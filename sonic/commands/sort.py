@@ -40,7 +40,6 @@ spuriously; sonic judges each weight on its own.
 
 import math
 import re
-from fractions import Fraction
 from itertools import islice
 
 from sonic import errors
@@ -132,6 +131,7 @@ def _strtod_slow(data):
         value = float(text)
         if math.isinf(value):
             return None
+    from fractions import Fraction  # only here: fractions and decimal weigh 0.5 MiB
     if abs(value) < _DBL_MIN and Fraction(value) != _exact(text, word):
         return None  # glibc's ERANGE: a tiny (zero or subnormal) result that is inexact
     return value
@@ -139,6 +139,7 @@ def _strtod_slow(data):
 
 def _exact(text, word):
     """The exact rational value of a decimal or hex number's text."""
+    from fractions import Fraction
     if not word.startswith(b"0x"):
         return Fraction(text)
     neg = text[:1] == "-"

@@ -58,8 +58,6 @@ from twisted.logger import Logger
 
 from sonic import errors
 from sonic.rdb import RdbError
-from sonic.rdb.keyspace import build_keyspace, install_keyspace, save_to
-from sonic.rdb.reader import RdbParser
 from sonic.replication.master import FullSync, _in_thread, write_snapshot
 
 __all__ = ["Snapshots", "BgSave", "get", "rdb_path", "load_rdb", "load_at_startup",
@@ -200,6 +198,7 @@ class Snapshots(object):
         server = self.server
         path = path or rdb_path(server)
         dirty = server.store.dirty
+        from sonic.rdb.keyspace import save_to  # on first use, not at start-up
         keys, size = save_to(server, path, int(self.now() * 1000))
         if path == rdb_path(server):
             server.dirty_at_save = dirty
@@ -392,6 +391,7 @@ def _entries(server, path, progress, functions=None):
     The file's function library codes are added to the list C{functions} at the end.
     """
     size = os.path.getsize(path)
+    from sonic.rdb.reader import RdbParser  # on first use, not at start-up
     parser = RdbParser()
     done = 0
     started = last = time.monotonic()
@@ -428,6 +428,7 @@ def load_rdb(server, path=None):
     path = path or rdb_path(server)
     if not os.path.exists(path):
         return None
+    from sonic.rdb.keyspace import build_keyspace, install_keyspace  # on first use, not at start-up
     snaps = get(server)
     started = time.monotonic()
     now_ms = int(server.clock.seconds() * 1000)
@@ -457,6 +458,7 @@ def load_in_background(server, path=None):
     path = path or rdb_path(server)
     if not os.path.exists(path):
         return defer.succeed(None)
+    from sonic.rdb.keyspace import build_keyspace, install_keyspace  # on first use, not at start-up
     snaps = get(server)
     started = time.monotonic()
     now_ms = int(server.clock.seconds() * 1000)

@@ -89,6 +89,7 @@ from sonic.dispatch import Client, call as dispatch_call
 from sonic.errors import CommandError
 from sonic.registry import TABLE
 from sonic.resp import (NULL_ARRAY, Error, Push, RSet, Raw, Status, Verbatim, format_double)
+from sonic.scripting import eval_memory  # noqa: F401  (INFO memory's figures; lupa-free)
 
 __all__ = ["LuaEngine", "ScriptRun", "ScriptCompileError", "get_engine", "running", "sha1hex",
            "BUSY_SCRIPT", "parse_shebang"]
@@ -569,14 +570,6 @@ class ScriptRun(object):
 def running(server):
     """The L{ScriptRun} running now on C{server}, or None."""
     return getattr(server, "script_run", None)
-
-
-def eval_memory(server):
-    """INFO memory's EVAL figures: (Lua VM bytes, cached script bytes, cached scripts)."""
-    engine = getattr(server, "lua_engine", None)
-    if engine is None:
-        return 0, 0, 0
-    return engine.memory(), engine.scripts_size, len(engine.scripts)
 
 
 def get_engine(server):

@@ -14,10 +14,11 @@ from array import array
 from bisect import bisect_left
 
 from sonic import errors
-from sonic.commands.keys import _parse_cursor, _position, _lowest_hash, _read
+from sonic.commands.keys import _parse_cursor, _position, _lowest_hash
 from sonic.commands.args import to_int
 from sonic.errors import CommandError
 from sonic.glob import compile_pattern
+from sonic.notify import keymiss
 from sonic.store.compression import Compressed
 
 __all__ = ["read", "write_lookup", "drop_if_empty", "pack", "unpack", "scan_container",
@@ -37,9 +38,20 @@ def check_random_count(n):
 
 
 def read(client, key, pytype):
-    """The C{pytype} value at C{key} or None, counted in keyspace hits/misses; WRONGTYPE otherwise."""
-    value = _read(client, key)
-    if value is None or type(value) is pytype:
+    """The C{pytype} value at C{key} or None, counted in keyspace hits/misses; WRONGTYPE otherwise.
+
+    L{sonic.commands.keys._read} inlined (every collection read comes
+    through here): a value of another type still counts as a hit.
+    """
+    value = client.db.lookup(key)
+    server = client.server
+    if value is None:
+        server.stat_keyspace_misses += 1
+        if server.notify_flags:
+            keymiss(client, key)
+        return None
+    server.stat_keyspace_hits += 1
+    if type(value) is pytype:
         return value
     raise CommandError(errors.WRONGTYPE)
 

@@ -202,7 +202,7 @@ class Server(object):
             acct.epoch_s = store.snapshot() // 1000
             for db in store.dbs:
                 for sh in db.shards:
-                    sh.access = {} if mode else None
+                    sh.access = acct.new_access(sh) if mode else None
             recount = True
         acct.memory = memory
         store.acct = acct

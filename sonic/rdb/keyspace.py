@@ -298,11 +298,11 @@ def install_keyspace(server, built):
     if acct is not None:
         # maxmemory's byte count starts again from the loaded keys; their
         # access clocks start now (sonic.store.eviction).
+        acct.epoch_s = store.snapshot() // 1000
         for db in store.dbs:
             for sh in db.shards:
                 if sh.access is not None:
-                    sh.access = {}
-        acct.epoch_s = store.snapshot() // 1000
+                    sh.access = acct.new_access(sh)
         acct.recount()
     if built.functions is not None:
         # The file's function libraries replace the current ones (Lua runs here, on the reactor).

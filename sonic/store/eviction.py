@@ -54,6 +54,9 @@ import random
 import sys
 import time
 from bisect import insort
+from collections import OrderedDict
+
+from sonic.notify import NOTIFY_EVICTED
 
 __all__ = ["Accounting", "Evictor", "entry_size", "value_size",
            "EVICT_OK", "EVICT_RUNNING", "EVICT_FAIL"]
@@ -141,7 +144,7 @@ class _Sampler(object):
         return False
 
 
-def sample(samplers, ident, d, count, rand=random.random):
+def sample(samplers, ident, d, count, choices=random.choices):
     """Up to C{count} keys of dict C{d} drawn at random (keys may repeat); none only if C{d} is empty.
 
     A list that yields nothing is rebuilt at once and drawn from again.
@@ -152,17 +155,12 @@ def sample(samplers, ident, d, count, rand=random.random):
         if fresh:
             s = samplers[ident] = _Sampler(d)
         keys = s.keys
-        n = len(keys)
-        out = []
-        for _ in range(min(count, n) * 2):
-            key = keys[int(rand() * n)]
-            s.draws += 1
-            if key in d:
-                out.append(key)
-                if len(out) == count:
-                    break
-            else:
-                s.misses += 1
+        if not keys:
+            return []
+        drawn = choices(keys, k=count)
+        out = [key for key in drawn if key in d]
+        s.draws += count
+        s.misses += count - len(out)
         if out or fresh:
             return out
         fresh = True
@@ -319,26 +317,41 @@ class Accounting(object):
     # -- access clocks --------------------------------------------------------
 
     def lru_clock(self):
-        """Redis' LRU clock: seconds, 24 bits (one int object per second, shared)."""
+        """The LRU clock: seconds (one int object per second, shared; Redis keeps 24 bits of it)."""
         now = self.store.now
         if not 0 <= now - self._lru_ms < 1000:
             self._lru_ms = now
-            self._lru = (now // 1000) & 0xFFFFFF
+            self._lru = now // 1000
         return self._lru
+
+    def new_access(self, sh):
+        """A shard's access dict for the current mode, every key in it.
+
+        LRU: an OrderedDict kept in access order (each access moves its key
+        to the end), so the shard's least recently used key is its first
+        and allkeys-lru evicts exactly, where Redis approximates by
+        sampling.  Keys already there count as accessed now.  LFU: a plain
+        dict; keys missing from it count as accessed when tracking began.
+        """
+        if self.mode == "lru":
+            return OrderedDict.fromkeys(sh.data, self.lru_clock())
+        return {}
 
     def touch(self, sh, key):
         """C{key} was read or written: record the access (Redis' updateLFU / LRU_CLOCK)."""
+        access = sh.access
         if self.mode == "lru":
-            sh.access[key] = self.lru_clock()
+            access[key] = self.lru_clock()
+            access.move_to_end(key)
         else:
-            counter = self.lfu_decayed(sh.access.get(key))
+            counter = self.lfu_decayed(access.get(key))
             counter = self._lfu_incr(counter)
-            sh.access[key] = (self._minutes() << 8) | counter
+            access[key] = (self._minutes() << 8) | counter
 
     def touch_new(self, sh, key):
         """C{key} was created: a fresh access (LFU: Redis' initial counter, 5)."""
         if self.mode == "lru":
-            sh.access[key] = self.lru_clock()
+            sh.access[key] = self.lru_clock()  # a new key goes last
         else:
             sh.access[key] = (self._minutes() << 8) | LFU_INIT_VAL
 
@@ -375,11 +388,8 @@ class Accounting(object):
         access = sh.access
         lru = access.get(key) if access is not None else None
         if lru is None or self.mode != "lru":
-            lru = self.epoch_s & 0xFFFFFF
-        clock = self.lru_clock()
-        if clock >= lru:
-            return (clock - lru) * 1000
-        return (clock + (0xFFFFFF - lru)) * 1000
+            lru = self.epoch_s
+        return max(self.lru_clock() - lru, 0) * 1000
 
     def freq(self, sh, key):
         """The decayed LFU counter of C{key} (OBJECT FREQ)."""
@@ -420,6 +430,8 @@ class Evictor(object):
         while acct.counted() > limit:
             if kind == "random":
                 picked = self._random(store, volatile)
+            elif kind == "lru" and not volatile:
+                picked = self._least_recent(store, acct)
             else:
                 picked = self._best(store, acct, kind, volatile, samples)
             if picked is None:
@@ -444,7 +456,6 @@ class Evictor(object):
         db._remove(sh, key)
         store.evicted_keys += 1
         db.modified(key)
-        from sonic.notify import NOTIFY_EVICTED
         if store.notify_flags & NOTIFY_EVICTED:
             store.notifier(NOTIFY_EVICTED, b"evicted", key, db.index)
         for hook in store.expire_hooks:
@@ -500,6 +511,20 @@ class Evictor(object):
                     return db, keys[0]
         return None
 
+    def _least_recent(self, store, acct):
+        """allkeys-lru: the least recently used key of all, from the fronts of the shards' ordered access dicts."""
+        best = None
+        best_clock = None
+        for db in self._dbs(store, acct):
+            for sh in db.shards:
+                access = sh.access
+                if access:
+                    key = next(iter(access))
+                    clock = access[key]
+                    if best_clock is None or clock < best_clock:
+                        best, best_clock = (db, key), clock
+        return best
+
     def _best(self, store, acct, kind, volatile, samples):
         """The best candidate of Redis' eviction pool, refilled with fresh samples."""
         pool = self.pool
@@ -515,7 +540,7 @@ class Evictor(object):
                 d = sh.expires if volatile else sh.data
                 for key in sample(samplers, (volatile, db.index, sh.index), d, samples):
                     if kind == "lru":
-                        score = acct.idle_ms(sh, key)
+                        score = -sh.access.get(key, acct.epoch_s)
                     elif kind == "lfu":
                         score = 255 - acct.freq(sh, key)
                     else:  # ttl: the sooner the deadline, the better

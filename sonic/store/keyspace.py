@@ -411,7 +411,7 @@ class Database(object):
             sh.heap = []
             sh.scan = None
             if sh.access is not None:
-                sh.access = {}
+                sh.access = self.store.acct.new_access(sh)
             expiry.cancel(sh)
         if self.store.acct is not None:
             self.store.acct.flushed(self)

@@ -307,3 +307,18 @@ def test_tables_are_counted():
     call(c, "FLUSHALL")
     acct._tables_at = -1.0
     assert acct.used() == acct.base + acct.dataset + acct.table_bytes()
+
+
+def test_allkeys_lru_evicts_exactly_the_least_recently_used():
+    """allkeys-lru keeps each shard's keys in access order: the key read longest ago goes first."""
+    server, c = _server("allkeys-lru", _limit_for(1000))
+    _fill(c, 100)
+    for i in range(100):
+        server.clock.advance(1)
+        call(c, "GET", "k%d" % ((i * 37) % 100))  # every key read once, in a scrambled order
+    acct = server.store.acct
+    call(c, "CONFIG", "SET", "maxmemory", str(acct.counted() - 1))  # one key too many
+    server.clock.advance(0)
+    assert server.store.evicted_keys >= 1
+    assert call(c, "EXISTS", "k0") == 0  # read first, at i == 0
+    assert call(c, "EXISTS", "k37") == 1

@@ -76,3 +76,32 @@ def test_allkeys_lru_bounds_memory_and_logs_evictions_in_the_aof():
     finally:
         stop(proc2)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_evictions_reach_a_redis_server_replica():
+    """A real redis-server replicating from a sonic master that evicts ends with exactly the master's keys
+    (the evictions travel as DELs; the replica ignores maxmemory, as by default)."""
+    import shutil as _shutil
+    import tempfile
+    from tests.integration.test_replication_chain import start_redis
+    from tests.integration.test_replication_master import in_sync, snapshot, wait_until
+    if _shutil.which("redis-server") is None:
+        import pytest
+        pytest.skip("redis-server is not installed")
+    workdir = tempfile.mkdtemp(prefix="sonic-evict-repl-")
+    master_proc, port, _ = start_sonic("--maxmemory", str(8 * 1024 * 1024),
+                                       "--maxmemory-policy", "allkeys-random")
+    replica_proc, replica_port, _ = start_redis(workdir, "replica", "--replicaof", "127.0.0.1", str(port))
+    try:
+        master = redis.Redis(port=port)
+        replica = redis.Redis(port=replica_port)
+        wait_until(lambda: in_sync(master, replica), what="the replica's sync")
+        _fill(master, 40000)
+        assert master.info("stats")["evicted_keys"] > 0
+        wait_until(lambda: in_sync(master, replica), what="the stream")
+        assert replica.dbsize() == master.dbsize()
+        assert snapshot(replica) == snapshot(master)
+    finally:
+        stop(master_proc)
+        stop(replica_proc)
+        _shutil.rmtree(workdir, ignore_errors=True)

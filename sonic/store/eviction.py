@@ -518,8 +518,12 @@ class Evictor(object):
         for db in self._dbs(store, acct):
             for sh in db.shards:
                 access = sh.access
-                if access:
+                while access:
                     key = next(iter(access))
+                    if key in sh.data:
+                        break
+                    del access[key]  # a stale entry: never expected, never fatal
+                if access:
                     clock = access[key]
                     if best_clock is None or clock < best_clock:
                         best, best_clock = (db, key), clock

@@ -135,27 +135,29 @@ class Database(object):
         if sh.expires:
             deadline = sh.expires.get(key)
             if deadline is not None and deadline < self.store.now:
-                if self.store.replica:
-                    # Hidden from clients; the master's own commands still
-                    # see it (Redis' expireIfNeeded for the master client).
-                    return value if self.store.applying_master else None
-                self.store.expire_key(sh, key)
-                return None
+                return self._past_deadline(sh, key, value)
         if sh.access is not None:
             self.store.acct.touch(sh, key)  # LRU/LFU policies only
         return value
 
+    def _past_deadline(self, sh, key, value):
+        """L{lookup} met C{key} past its deadline: expire it, or on a replica hide it."""
+        if self.store.replica:
+            # Hidden from clients; the master's own commands still
+            # see it (Redis' expireIfNeeded for the master client).
+            return value if self.store.applying_master else None
+        self.store.expire_key(sh, key)
+        return None
+
     def peek(self, key):
         """L{lookup} without recording an access (OBJECT, DEBUG OBJECT: Redis' LOOKUP_NOTOUCH)."""
         sh = self.shard(key)
-        access = sh.access
-        if access is None:
-            return self.lookup(key)
-        sh.access = None
-        try:
-            return self.lookup(key)
-        finally:
-            sh.access = access
+        value = sh.data.get(key)
+        if value is not None and sh.expires:
+            deadline = sh.expires.get(key)
+            if deadline is not None and deadline < self.store.now:
+                return self._past_deadline(sh, key, value)
+        return value
 
     def get_string(self, key):
         """The string at C{key} as bytes, None if absent; WRONGTYPE otherwise."""

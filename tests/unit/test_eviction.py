@@ -322,3 +322,17 @@ def test_allkeys_lru_evicts_exactly_the_least_recently_used():
     assert server.store.evicted_keys >= 1
     assert call(c, "EXISTS", "k0") == 0  # read first, at i == 0
     assert call(c, "EXISTS", "k37") == 1
+
+
+def test_object_on_an_expired_key_under_lru_leaves_no_stale_clock():
+    """OBJECT IDLETIME on a key past its TTL expires it and forgets its access clock (no stale LRU entry)."""
+    server, c = _server("allkeys-lru", _limit_for(1000))
+    call(c, "SET", "gone", "v", "PX", "10")
+    _fill(c, 10)
+    server.clock.advance(1)
+    assert call(c, "OBJECT", "IDLETIME", "gone") is None
+    sh = server.store.dbs[0].shard(b"gone")
+    assert b"gone" not in sh.access
+    call(c, "CONFIG", "SET", "maxmemory", str(server.store.acct.counted() - 1))
+    server.clock.advance(0)
+    assert server.store.evicted_keys == 1

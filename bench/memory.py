@@ -212,6 +212,9 @@ def main():
         report("%s keys, JSON values of %d bytes on average (%d-%d), zlib level 1 ratio %.2fx" % (
             "{:,}".format(n_json), sum(sizes) / len(sizes), min(sizes), max(sizes), ratio),
             rows, "redis-server")
+        share = 100.0 * rows[1]["rss"] / rows[0]["rss"]
+        print("Target (JSON set with compression at most 50%% of redis-server's RSS): %s (%.1f%%)\n"
+              % ("met" if share <= 50.0 else "NOT met", share))
 
     n_items = args.items or 1000000 // scale
     for kind in ("hash", "zset"):

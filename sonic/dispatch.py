@@ -20,7 +20,7 @@ from sonic.tracking import rejected as tracking_rejected
 
 from sonic.monitor import feed as monitor_feed
 
-__all__ = ["Client", "execute", "run_transaction"]
+__all__ = ["Client", "execute", "call", "handler_failed", "run_transaction"]
 
 #: Commands MONITOR never shows (scripts are shown before they run).
 NOT_MONITORED = frozenset(["admin", "skip_monitor"])
@@ -338,23 +338,16 @@ def call(client, spec, argv):
             tracking_after_error(client, spec, argv)
         raise
     except Exception:
-        spec.failed_calls += 1
-        log.failure("Internal error running {argv!r}", argv=[a[:64] for a in argv[:8]])
-        raise CommandError("ERR internal error running '%s': see the server log" % spec.fullname)
+        raise handler_failed(spec, argv)
     finally:
         elapsed = _perf_counter() - start
-        spec.calls += 1
-        spec.seconds += elapsed
+        # INFO commandstats and, with latency-tracking, the per-command
+        # latency histograms (sonic.commands.latency).
+        spec.count(elapsed, server.latency_tracking)
         server.stat_commands += 1
         # Slow log and latency monitor (sonic.commands.slowlog): infinite while both are off.
         if elapsed >= server.slow_threshold:
             server.slowlog.command(client, spec, argv, elapsed)
-        # Per-command latency histograms (sonic.commands.latency, latency-tracking).
-        if server.latency_tracking:
-            samples = spec.latency_samples
-            samples.append(elapsed)
-            if len(samples) > 4095:
-                spec.fold_latency()
         if monitors and not spec.flags & NOT_MONITORED:
             monitor_feed(client, argv)
         if prop is not None:
@@ -363,6 +356,16 @@ def call(client, spec, argv):
         # after the whole command (after EXEC as a whole, not inside it).
         if store.ready_keys and client.multi is None and not client.no_block:
             server.blocking.serve_ready()
+
+
+def handler_failed(spec, argv):
+    """A handler raised something other than L{CommandError}: count and log it; the error to answer.
+
+    Called from inside the C{except} clause, so the log carries the traceback.
+    """
+    spec.failed_calls += 1
+    log.failure("Internal error running {argv!r}", argv=[a[:64] for a in argv[:8]])
+    return CommandError("ERR internal error running '%s': see the server log" % spec.fullname)
 
 
 def run_transaction(client):

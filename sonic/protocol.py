@@ -17,7 +17,7 @@ for speed and safety:
     server's memory grow without bound.
 """
 
-from time import time as _time
+from time import perf_counter as _perf_counter, time as _time
 
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Factory, Protocol
@@ -26,9 +26,10 @@ from zope.interface import implementer
 
 from sonic import errors
 from sonic.blocking import BLOCKED
-from sonic.dispatch import Client, execute
+from sonic.dispatch import Client, execute, handler_failed
 from sonic.errors import CommandError, ProtocolError
-from sonic.resp import OK, encode, make_parser
+from sonic.registry import PLAIN, PLAIN_READ
+from sonic.resp import OK, Raw, encode, make_parser
 
 __all__ = ["RedisServerProtocol", "RedisServerFactory"]
 
@@ -67,6 +68,19 @@ class RedisServerProtocol(Client, Protocol):
         self.output_limit = server.config.output_pause_bytes
         t = self.transport
         self._fast_write = all(hasattr(t, a) for a in ("socket", "dataBuffer", "_tempDataBuffer", "offset"))
+        # Attributes read on every request that are class-level defaults
+        # until first assigned: made instance attributes (same values), as
+        # CPython 3.11 only specializes attribute reads found on the
+        # instance; a class default costs a full lookup each time.
+        self._paused = self._processing = self._closed = self._dropped = False
+        self._push_buf = None
+        self.mute = False
+        self._skip = 0
+        self.gated = False
+        self.tracking = None
+        self.no_block = False
+        _own_defaults(t, ("dataBuffer", "offset", "connected", "disconnecting",
+                          "_writeDisconnected", "bufferSize"))
         t.registerProducer(self, True)
         server.add_client(self)
         maxclients = server.config.maxclients
@@ -109,32 +123,117 @@ class RedisServerProtocol(Client, Protocol):
             self._process()
 
     def _process(self):
-        """Run every complete command buffered, then send their replies in one write."""
+        """Run every complete command buffered, then send their replies in one write.
+
+        Plain data commands (L{sonic.registry.CommandSpec.plain}) run through
+        a lean copy of L{sonic.dispatch.execute} and L{sonic.dispatch.call}
+        while nothing about the client or the server asks for more than the
+        call and its accounting (no MULTI, no AUTH pending, no subscribed
+        context, no tracking, no replica or AOF to feed, no MONITOR, no
+        refusals in force): that state is checked once per batch, and again
+        after any command that took the full path, the only ones that can
+        change it.  Replies, errors and every statistic are the same on both
+        paths (tests/unit/test_lean_path.py runs pipelines through both).
+        """
         parser = self.parser
+        # Requests the parser split ahead (next one last): popped here
+        # without a call to gets() each.  (No bound methods in locals: at
+        # one request per batch, making them costs more than they save.)
+        ready = parser.ready
         # self._out: pushes made while our own commands run (we published to
         # ourselves, our write notified us) go in order with the replies.
         out = self._out = []
         size = 0
+        limit = self.output_limit
         replied = False
         self._processing = True
         # Redis' server.current_client: who runs the commands now (tracking's NOLOOP).
         server = self.server
-        previous = getattr(server, "current_client", None)
+        previous = server.current_client
         server.current_client = self
+        store = server.store
+        ran = 0  # commands run on the lean path, not yet in server.stat_commands
+        lean = None
         try:
             while not self.close_after_reply:
+                if lean is None:
+                    # What execute() and call() would check for every
+                    # command; only a command of the full path changes it.
+                    # The lookup finds the specs that may run lean now: the
+                    # plain ones, only those that do not write while the
+                    # server guards writes, or none.
+                    if (self.multi is None and self.authenticated and not self.gated
+                            and self.tracking is None and server.propagator is None
+                            and not server.monitors and not server.gate_all):
+                        lean = PLAIN_READ if server.guard_writes else PLAIN
+                    else:
+                        lean = _NOTHING
+                    slow = server.slow_threshold
+                    latency = server.latency_tracking
+                    null = b"$-1\r\n" if self.resp == 2 else b"_\r\n"
+                if ready:
+                    argv = ready.pop()
+                else:
+                    try:
+                        argv = parser.gets()
+                    except ProtocolError as e:
+                        # Muted (CLIENT REPLY OFF/SKIP), Redis drops the error too.
+                        if not self.mute:
+                            out.append(_error(e.message))
+                        self.close_after_reply = True
+                        break
+                    if argv is None:
+                        break
                 try:
-                    argv = parser.gets()
-                except ProtocolError as e:
-                    # Muted (CLIENT REPLY OFF/SKIP), Redis drops the error too.
-                    if not self.mute:
-                        out.append(_error(e.message))
-                    self.close_after_reply = True
-                    break
-                if argv is None:
-                    break
-                try:
-                    reply = execute(self, argv)
+                    argc = len(argv)
+                    spec = lean.get(argv[0], _NOT_PLAIN)
+                    if argc in spec.argcs:
+                        # execute() and call() for this case, inlined (keep in step).
+                        store.snapshot()
+                        self.argv = argv
+                        self.last_cmd = spec.fullname
+                        handler = spec.handler
+                        start = _perf_counter()
+                        try:
+                            # Positional calls: no slice, list or tuple to build.
+                            if argc == 2:
+                                reply = handler(self, argv[1])
+                            elif argc == 3:
+                                reply = handler(self, argv[1], argv[2])
+                            elif argc == 4:
+                                reply = handler(self, argv[1], argv[2], argv[3])
+                            elif argc == 1:
+                                reply = handler(self)
+                            else:
+                                reply = handler(self, *argv[1:])
+                        except CommandError as e:
+                            spec.failed_calls += 1
+                            reply = Raw(_error(e.message))
+                        except Exception:
+                            reply = Raw(_error(handler_failed(spec, argv).message))
+                        elapsed = _perf_counter() - start
+                        ran += 1
+                        # spec.count(elapsed, latency), inlined.
+                        if latency:
+                            samples = spec.latency_samples
+                            samples.append(elapsed)
+                            if len(samples) > 4095:
+                                spec.fold_latency()
+                        else:
+                            spec._calls += 1
+                            spec._seconds += elapsed
+                        if elapsed >= slow:
+                            server.slowlog.command(self, spec, argv, elapsed)
+                        # Keys blocked clients wait for were created: serve them.
+                        if store.ready_keys and not self.no_block:
+                            server.blocking.serve_ready()
+                    else:
+                        # Full path.  The command may read the statistics,
+                        # and may change what the lean path relies on.
+                        server.stat_commands += ran
+                        ran = 0
+                        lean = None
+                        reply = execute(self, argv)
                     # The commonest replies encoded here, without a call.
                     t = type(reply)
                     if t is bytes:
@@ -143,6 +242,8 @@ class RedisServerProtocol(Client, Protocol):
                         reply = b"+OK\r\n"
                     elif t is int:
                         reply = b":%d\r\n" % reply
+                    elif reply is None:
+                        reply = null
                     elif reply is BLOCKED:
                         # Parked (BLPOP...): the reply comes with unblocked(),
                         # and the rest of the pipeline waits until then.
@@ -164,7 +265,7 @@ class RedisServerProtocol(Client, Protocol):
                     continue
                 out.append(reply)
                 size += len(reply)
-                if size > self.output_limit:
+                if size > limit:
                     self._send(b"".join(out))
                     replied = True
                     out = self._out = []
@@ -172,6 +273,7 @@ class RedisServerProtocol(Client, Protocol):
                     if self._paused:
                         break
         finally:
+            server.stat_commands += ran
             self._processing = False
             server.current_client = previous
         if out:
@@ -378,16 +480,38 @@ class RedisServerProtocol(Client, Protocol):
         self._paused = False
         if not self._closed:
             self.transport.resumeProducing()
-            if not self._processing and self.blocked is None and (self.parser.pending() or getattr(self.parser, "_ready", None)):
+            if not self._processing and self.blocked is None and (self.parser.pending() or self.parser.ready):
                 self._process()
 
     def stopProducing(self):
         self._paused = True
 
 
+#: The lean path's lookups: none may run lean (L{RedisServerProtocol._process}).
+_NOTHING = {}
+
+
+class _NotPlain(object):
+    """What the lean path's lookup gives for a command it may not run: no argument count fits."""
+    argcs = ()
+
+
+_NOT_PLAIN = _NotPlain()
+
+
 def _error(message):
     """An error reply line; bytes decoded with surrogateescape go out as the raw bytes."""
     return b"-%s\r\n" % errors.sanitize(message).encode("utf-8", "surrogateescape")
+
+
+def _own_defaults(obj, names):
+    """Give C{obj} its own copy of each class-level default in C{names} (same value; see connectionMade)."""
+    own = getattr(obj, "__dict__", None)
+    if own is None:
+        return
+    for name in names:
+        if name not in own and hasattr(obj, name):
+            setattr(obj, name, getattr(obj, name))
 
 
 def _addr(address):

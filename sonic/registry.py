@@ -23,13 +23,16 @@ is created on first use and dispatches on the second word.
 
 import json
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 
-__all__ = ["CommandSpec", "command", "lookup", "TABLE", "all_commands", "all_specs"]
+__all__ = ["CommandSpec", "command", "lookup", "TABLE", "PLAIN", "PLAIN_READ", "all_commands", "all_specs"]
 
 _DATA = os.path.join(os.path.dirname(__file__), "commands", "redis_commands.json")
 
 _metadata_cache = None
+
+#: Seconds to microseconds, as a float: 1e6 * x is exactly x * 1000000.
+_MILLION = 1000000.0
 
 
 def redis_metadata():
@@ -50,6 +53,20 @@ def release_metadata():
     """Forget the loaded table; a later registration loads it again."""
     global _metadata_cache
     _metadata_cache = None
+
+
+#: Command groups whose commands only read and write keys (see CommandSpec.plain).
+PLAIN_GROUPS = frozenset(["string", "list", "set", "sorted-set", "hash", "generic", "bitmap",
+                          "hyperloglog", "geo", "stream"])
+#: Commands of other groups that are plain too.
+PLAIN_COMMANDS = frozenset(["ping", "echo"])
+#: Commands of those groups that are not: MIGRATE parks its client while it
+#: talks to the target.
+NOT_PLAIN_COMMANDS = frozenset(["migrate"])
+#: Flags that keep a command of those groups off the lean path: blocking
+#: commands park the client, noscript ones (WAIT) wait on replicas, and admin
+#: or pubsub ones touch server state.
+NOT_PLAIN_FLAGS = frozenset(["blocking", "noscript", "admin", "pubsub", "no_multi", "no_auth"])
 
 
 class CommandSpec(object):
@@ -91,29 +108,83 @@ class CommandSpec(object):
         self.no_multi = "no_multi" in self.flags
         self.loading_ok = "loading" in self.flags
         self.stale_ok = "stale" in self.flags
-        self.calls = 0
-        self.seconds = 0.0  # time spent in the handler (INFO commandstats usec)
+        #: The argument counts (argv lengths) the arity allows: C{argc in
+        #: spec.argcs} is one C-level test.
+        self.argcs = range(self.arity, self.arity + 1) if self.arity > 0 else range(-self.arity, 1 << 62)
+        #: A plain data command: it reads or writes keys and cannot change
+        #: what the protocol's lean path relies on (MULTI, authentication,
+        #: subscriptions, tracking, MONITOR, replication, configuration) nor
+        #: block, so it may run there (sonic.protocol._process).  Containers
+        #: never are (L{_container}, L{command}).
+        self.plain = (handler is not None and "|" not in fullname
+                      and (docs.get("group") in PLAIN_GROUPS or fullname in PLAIN_COMMANDS)
+                      and fullname not in NOT_PLAIN_COMMANDS
+                      and not self.flags & NOT_PLAIN_FLAGS)
+        #: Calls and seconds in the handler (INFO commandstats calls, usec)
+        #: folded so far; read them as L{calls} and L{seconds}.
+        self._calls = 0
+        self._seconds = 0.0
         self.failed_calls = 0
         self.rejected_calls = 0
         #: Durations in whole microseconds -> calls (latency-tracking,
         #: sonic.commands.latency); read it through L{latency_usec}.
         self._latency_usec = defaultdict(int)
-        #: Durations (seconds) the dispatcher appended since the last fold:
-        #: an append per command costs a fifth of bucketing it at once.
+        #: Durations (seconds) of the calls made since the last fold, while
+        #: latency-tracking is on: the dispatcher's one bookkeeping step per
+        #: call (see L{count}), which L{fold_latency} adds to the calls,
+        #: seconds and histogram, in C for the most part.
         self.latency_samples = []
 
+    def count(self, elapsed, latency_tracking):
+        """Account one call that took C{elapsed} seconds (the protocol's lean path inlines this)."""
+        if latency_tracking:
+            samples = self.latency_samples
+            samples.append(elapsed)
+            if len(samples) > 4095:
+                self.fold_latency()
+        else:
+            self._calls += 1
+            self._seconds += elapsed
+
+    @property
+    def calls(self):
+        """Calls so far (INFO commandstats calls=), pending samples included."""
+        return self._calls + len(self.latency_samples)
+
+    @calls.setter
+    def calls(self, value):
+        self.fold_latency()
+        self._calls = value
+
+    @property
+    def seconds(self):
+        """Seconds spent in the handler so far (INFO commandstats usec=), pending samples included."""
+        self.fold_latency()
+        return self._seconds
+
+    @seconds.setter
+    def seconds(self, value):
+        self.fold_latency()
+        self._seconds = value
+
     def fold_latency(self):
-        """Bucket the pending samples into the table (10 significant bits of microseconds)."""
+        """Count the pending samples as calls and seconds, and bucket them (10 significant bits of microseconds).
+
+        The samples are counted per whole microsecond in C (a Counter over
+        two maps: C{int(elapsed * 1000000)} each); only the few distinct
+        values go through Python to be rounded.
+        """
         samples = self.latency_samples
         if samples:
             self.latency_samples = []
+            self._calls += len(samples)
+            self._seconds += sum(samples)
             table = self._latency_usec
-            for elapsed in samples:
-                usec = int(elapsed * 1000000)
+            for usec, n in Counter(map(int, map(_MILLION.__mul__, samples))).items():
                 if usec > 1023:  # 10 significant bits keep the table small
                     shift = usec.bit_length() - 10
                     usec = usec >> shift << shift
-                table[usec] += 1
+                table[usec] += n
 
     @property
     def latency_usec(self):
@@ -129,6 +200,14 @@ class CommandSpec(object):
 #: spelling of each name, so the common all-upper or all-lower request needs
 #: no C{lower()} call on the hot path.
 TABLE = {}
+
+#: The L{CommandSpec.plain} entries of L{TABLE}: one lookup tells the
+#: protocol's lean path both the spec and that it may run it there.
+PLAIN = {}
+
+#: The entries of L{PLAIN} that do not write: while the server guards writes
+#: (maxmemory, a replica...), only these may take the lean path.
+PLAIN_READ = {}
 
 
 def _metadata(fullname, overrides):
@@ -164,13 +243,26 @@ def _metadata(fullname, overrides):
     return info, docs
 
 
+def _enter(name, spec):
+    """Put C{spec} in L{TABLE} (and L{PLAIN} if it is plain) under both spellings of C{name}."""
+    for key in (name.encode(), name.upper().encode()):
+        TABLE[key] = spec
+        PLAIN.pop(key, None)
+        PLAIN_READ.pop(key, None)
+        if spec.plain:
+            PLAIN[key] = spec
+            if not spec.write:
+                PLAIN_READ[key] = spec
+
+
 def _container(name):
     spec = TABLE.get(name.encode())
     if spec is None:
         info, docs = _metadata(name, {})
         docs.pop("subcommands", None)
         spec = CommandSpec(name, info, docs)
-        TABLE[name.encode()] = TABLE[name.upper().encode()] = spec
+        spec.plain = False  # it dispatches on its subcommand
+        _enter(name, spec)
     return spec
 
 
@@ -189,13 +281,18 @@ def command(fullname, getkeys=None, **metadata):
         parent, _, sub = fullname.partition("|")
         if sub:
             container = _container(parent)
+            if container.plain:
+                container.plain = False
+                _enter(parent, container)
             spec.parent = container
             container.subcommands[sub.encode()] = container.subcommands[sub.upper().encode()] = spec
         else:
             existing = TABLE.get(fullname.encode())
             if existing is not None:
                 spec.subcommands = existing.subcommands
-            TABLE[fullname.encode()] = TABLE[fullname.upper().encode()] = spec
+                if spec.subcommands:
+                    spec.plain = False
+            _enter(fullname, spec)
         handler.spec = spec
         return handler
     return register

@@ -19,7 +19,6 @@ verbatim string, L{NULL_ARRAY} -> the RESP2 null array.
 """
 
 import re
-from collections import deque
 
 from sonic import errors
 from sonic.util import string2ll
@@ -149,6 +148,8 @@ class RespParser(object):
         self._nul_at = -1      # read offset whose line is cut short by a NUL byte
         self.auth_required = False
         self.max_bulk_len = max_bulk_len
+        #: Requests split ahead of gets() (L{HiredisParser}'s): never any here.
+        self.ready = []
 
     def feed(self, data):
         """Append received bytes (dropping the consumed ones first, so the buffer stays small)."""
@@ -299,21 +300,26 @@ class HiredisParser(object):
     partial command, inline requests, any framing error, a nested type,
     tighter unauthenticated limits, a chunk longer than C{proto-max-bulk-len},
     a count of a million or more, for which hiredis would allocate the whole
-    list at once: C{*2147483647} asks for 16 GB) is re-parsed from the start of the chunk by L{RespParser}, so hiredis can
-    only ever speed things up, never answer differently.
+    list at once: C{*2147483647} asks for 16 GB) is re-parsed from the start
+    of the chunk by L{RespParser}, so hiredis can only ever speed things up,
+    never answer differently.
 
     hiredis reads replies, not requests: it also turns a status (C{+}), a
     big number (C{(}) or a verbatim string (C{=}) into bytes, and a set
-    (C{~}) into a list, where Redis answers C{expected '$'} or reads an
-    inline command.  Such types need one of those bytes in the chunk; only
-    then is the chunk walked to check every request starts with C{*} and
-    every argument with C{$}.
+    (C{~}), a push (C{>}), a map (C{%}) or an attribute (C{|}) into a list
+    or dict, where Redis answers C{expected '$'} or reads an inline command.
+    Such types need one of those bytes in the chunk; only then is the chunk
+    walked to check every request starts with C{*} and every argument with
+    C{$}.  The other types become values that are not bytes (ints, None,
+    floats, booleans, errors, nested lists), which C{b"".join} refuses.
     """
 
     def __init__(self, max_bulk_len=PROTO_MAX_BULK_LEN):
         self._slow = RespParser(max_bulk_len)
-        self._reader = hiredis.Reader()
-        self._ready = deque()
+        self._reader = hiredis.Reader(notEnoughData=_NO_REPLY)
+        #: Requests hiredis split ahead, the next one last: gets() pops them,
+        #: and so may a caller that wants to save a call per request.
+        self.ready = []
 
     @property
     def auth_required(self):
@@ -338,57 +344,57 @@ class HiredisParser(object):
     def feed(self, data):
         """Append received bytes, splitting them in C when they are whole requests."""
         slow = self._slow
-        if (self._ready or slow.pending() or slow.auth_required
+        if (self.ready or slow._pos != len(slow._buf) or slow.auth_required
                 or not data.startswith(b"*") or not data.endswith(b"\n")
-                or len(data) > slow.max_bulk_len or _huge_count(data)):
+                or len(data) > slow.max_bulk_len):
+            slow.feed(data)
+            return
+        # Byte values of ~ % | >: an int needle is a plain memchr.
+        rare = 126 in data or 37 in data or 124 in data or 62 in data
+        if (_HUGE_AGGREGATE if rare else _HUGE_ARRAY)(data) is not None:
             slow.feed(data)
             return
         reader = self._reader
-        reader.feed(data)
-        ready = self._ready
-        bulk = bytes
+        # Was the chunk whole?  hiredis does not say whether it holds a
+        # partial reply, so a sentinel empty status follows it: only a
+        # reader sitting between replies gives it back alone, as b"".
+        reader.feed(data + b"+\r\n")
         requests = []
         try:
             while True:
                 argv = reader.gets()
-                if argv is False:
-                    break
                 if type(argv) is not list:
+                    if argv == b"" and reader.gets() is _NO_REPLY:
+                        break  # the sentinel, and nothing after it
                     raise ValueError
-                for arg in argv:
-                    if type(arg) is not bulk:
-                        raise ValueError
-                requests.append(argv)
-            # Was the chunk whole?  hiredis does not say whether it holds a
-            # partial reply, so feed a sentinel empty status: only a reader
-            # sitting between replies gives it back alone, as b"".
-            reader.feed(b"+\r\n")
-            if reader.gets() != b"" or reader.gets() is not False:
-                raise ValueError
-            # Byte values for + ( = ~ |: an int needle is a plain memchr.
-            if ((43 in data or 40 in data or 61 in data or 126 in data or 124 in data)
-                    and not _all_bulk(data, requests)):
+                # Every argument a bulk string: join() refuses anything else
+                # hiredis makes of other types (int, None, list, float, bool,
+                # error), in C.
+                b"".join(argv)
+                if argv:  # *0 is no command
+                    requests.append(argv)
+            # Byte values for + ( = (and ~ | above): hiredis turns these
+            # types into bytes or lists, so walk the chunk to tell.
+            if (rare or 43 in data or 40 in data or 61 in data) and not _all_bulk(data, requests):
                 raise ValueError
         except Exception:
-            self._reader = hiredis.Reader()
+            self._reader = hiredis.Reader(notEnoughData=_NO_REPLY)
             slow.feed(data)
             return
-        for argv in requests:
-            if argv:  # *0 is no command
-                ready.append(argv)
+        requests.reverse()
+        self.ready = requests
 
     def gets(self):
         """Return the next complete argv, or None if more data is needed."""
-        if self._ready:
-            return self._ready.popleft()
+        ready = self.ready
+        if ready:
+            return ready.pop()
         return self._slow.gets()
 
 
-def _huge_count(data):
-    """Whether C{data} holds an aggregate header counting a million elements or more."""
-    if 126 in data or 37 in data or 124 in data or 62 in data:  # ~ % | >
-        return _HUGE_AGGREGATE(data) is not None
-    return _HUGE_ARRAY(data) is not None
+#: What hiredis.Reader.gets returns while no whole reply is buffered (hiredis'
+#: own False is also what it makes of RESP3's #f).
+_NO_REPLY = object()
 
 
 def _all_bulk(data, requests):

@@ -117,3 +117,55 @@ def test_command_docs_duplicate_names_resp3():
     c.resp = 3
     reply = encode(call(c, "COMMAND", "DOCS", "get", "get"), 3)
     assert reply.startswith(b"%2\r\n$3\r\nget\r\n%5\r\n")
+
+
+def _spec():
+    """A fresh spec, not registered anywhere."""
+    from sonic.registry import CommandSpec
+    return CommandSpec("x", {"arity": -2, "flags": [], "first": 1, "last": 1, "step": 1}, {})
+
+
+def test_fold_latency_buckets_like_one_sample_at_a_time():
+    """The C-level fold gives exactly the table of rounding each sample alone (10 significant bits)."""
+    import random
+    from collections import defaultdict
+    rng = random.Random(7)
+    samples = ([rng.expovariate(1 / 3e-6) for _ in range(5000)] + [rng.random() * 0.05 for _ in range(500)]
+               + [0.0, 1e-6, 0.999e-6, 1.023e-3, 1.0239e-3, 1.024e-3, 1.0249e-3, 2.5, 1e-7])
+    expected = defaultdict(int)
+    for elapsed in samples:
+        usec = int(elapsed * 1000000)
+        if usec > 1023:
+            shift = usec.bit_length() - 10
+            usec = usec >> shift << shift
+        expected[usec] += 1
+    spec = _spec()
+    for elapsed in samples:
+        spec.count(elapsed, True)
+    assert dict(spec.latency_usec) == dict(expected)
+    assert spec.calls == len(samples) and spec.latency_samples == []
+
+
+def test_calls_and_seconds_count_pending_samples():
+    """calls and seconds include samples not folded yet; with tracking off they are counted at once."""
+    spec = _spec()
+    spec.count(0.5, True)
+    spec.count(0.25, True)
+    assert spec.calls == 2 and spec.latency_samples == [0.5, 0.25]
+    assert spec.seconds == 0.75 and spec.latency_samples == []  # read through a fold
+    spec.count(1.0, False)
+    assert spec.calls == 3 and spec.seconds == 1.75 and sum(spec.latency_usec.values()) == 2
+    spec.count(0.125, True)
+    spec.calls = 0  # CONFIG RESETSTAT
+    spec.seconds = 0.0
+    assert spec.calls == 0 and spec.seconds == 0.0 and spec.latency_samples == []
+
+
+def test_samples_fold_at_4096():
+    """At most 4095 samples wait: the 4096th folds them all."""
+    spec = _spec()
+    for _ in range(4095):
+        spec.count(1e-6, True)
+    assert len(spec.latency_samples) == 4095
+    spec.count(1e-6, True)
+    assert spec.latency_samples == [] and spec.calls == 4096

@@ -233,11 +233,36 @@ def test_hiredis_and_python_parsers_agree(data, cut, auth_required):
     (b"*2\r\n+0123456789\r\n=5\r\ntxt:a\r\n", ([], "ERR Protocol error: expected '$', got '+'")),
     (b"*1\r\n$1\r\naXY", ([[b"a"]], None)),
     (b"*2\r\n$3\r\nGET\r\n$1\r\n+\r\n", ([[b"GET", b"+"]], None)),
+    # hiredis makes False of #f, which once read as "no more replies".
+    (b"*1\r\n$4\r\nPING\r\n#f\r\n", ([[b"PING"], [b"#f"]], None)),
+    (b"*1\r\n$4\r\nPING\r\n#t\r\n:0\r\n_\r\n", ([[b"PING"], [b"#t"], [b":0"], [b"_"]], None)),
+    (b"*1\r\n$4\r\nPING\r\n%1\r\n$1\r\na\r\n$1\r\nb\r\n",
+     ([[b"PING"], [b"%1"], [b"$1"], [b"a"], [b"$1"], [b"b"]], None)),
+    (b"*1\r\n$4\r\nPING\r\n>1\r\n$4\r\nPING\r\n", ([[b"PING"], [b">1"], [b"$4"], [b"PING"]], None)),
+    # Chunks the sentinel status could complete: a partial array, a bulk, an empty bulk.
+    (b"*2\r\n$3\r\nGET\r\n", ([], None)),
+    (b"*1\r\n$5\r\nab\r\n", ([], None)),
+    (b"*1\r\n$4\r\nPING\r\n$0\r\n", ([[b"PING"], [b"$0"]], None)),
+    (b"*1\r\n$4\r\nPING\r\n$0\r\n\r\n", ([[b"PING"], [b"$0"]], None)),
+    (b"*1\r\n$4\r\nPING\r\n+\r\n", ([[b"PING"], [b"+"]], None)),
 ])
 def test_hiredis_reply_types_are_not_requests(data, expected):
     """Reply types hiredis turns into bytes or lists are refused or read inline, as by Redis."""
     assert parse(data, HiredisParser) == expected
     assert parse(data, RespParser) == expected
+
+
+@needs_hiredis
+def test_hiredis_ready_holds_the_split_requests():
+    """A whole chunk is split at once into C{ready}, next request last; gets() pops it, then the buffer."""
+    parser = HiredisParser()
+    parser.feed(multibulk([b"GET", b"a"]) + multibulk([b"SET", b"b", b"c"]) + b"*0\r\n" + multibulk([b"PING"]))
+    assert parser.ready == [[b"PING"], [b"SET", b"b", b"c"], [b"GET", b"a"]]
+    assert parser.ready.pop() == [b"GET", b"a"]
+    parser.feed(multibulk([b"ECHO", b"x"]))  # requests still wait: buffered behind them
+    assert parser.pending() > 0
+    assert run(parser, [b""]) == ([[b"SET", b"b", b"c"], [b"PING"], [b"ECHO", b"x"]], None)
+    assert RespParser().ready == []
 
 
 @needs_hiredis

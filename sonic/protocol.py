@@ -28,7 +28,7 @@ from sonic import errors
 from sonic.blocking import BLOCKED
 from sonic.dispatch import Client, execute, handler_failed
 from sonic.errors import CommandError, ProtocolError
-from sonic.registry import PLAIN, PLAIN_READ
+from sonic.registry import PLAIN, PLAIN_READ, lean_ran
 from sonic.resp import OK, Raw, encode, make_parser
 
 __all__ = ["RedisServerProtocol", "RedisServerFactory"]
@@ -173,6 +173,8 @@ class RedisServerProtocol(Client, Protocol):
                     null = b"$-1\r\n" if self.resp == 2 else b"_\r\n"
                 if ready:
                     argv = ready.pop()
+                elif parser.only_ready and not parser.ready:
+                    break  # gets() would say None (a feed meanwhile starts a new list)
                 else:
                     try:
                         argv = parser.gets()
@@ -213,12 +215,10 @@ class RedisServerProtocol(Client, Protocol):
                             reply = Raw(_error(handler_failed(spec, argv).message))
                         elapsed = _perf_counter() - start
                         ran += 1
-                        # spec.count(elapsed, latency), inlined.
+                        # spec.count(elapsed, latency), inlined; the samples
+                        # are folded by lean_ran() at the batch's end.
                         if latency:
-                            samples = spec.latency_samples
-                            samples.append(elapsed)
-                            if len(samples) > 4095:
-                                spec.fold_latency()
+                            spec.latency_samples.append(elapsed)
                         else:
                             spec._calls += 1
                             spec._seconds += elapsed
@@ -230,8 +230,9 @@ class RedisServerProtocol(Client, Protocol):
                     else:
                         # Full path.  The command may read the statistics,
                         # and may change what the lean path relies on.
-                        server.stat_commands += ran
-                        ran = 0
+                        if ran:
+                            lean_ran(server, ran)
+                            ran = 0
                         lean = None
                         reply = execute(self, argv)
                     # The commonest replies encoded here, without a call.
@@ -273,7 +274,8 @@ class RedisServerProtocol(Client, Protocol):
                     if self._paused:
                         break
         finally:
-            server.stat_commands += ran
+            if ran:
+                lean_ran(server, ran)
             self._processing = False
             server.current_client = previous
         if out:

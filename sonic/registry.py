@@ -25,7 +25,8 @@ import json
 import os
 from collections import Counter, defaultdict
 
-__all__ = ["CommandSpec", "command", "lookup", "TABLE", "PLAIN", "PLAIN_READ", "all_commands", "all_specs"]
+__all__ = ["CommandSpec", "command", "lookup", "TABLE", "PLAIN", "PLAIN_READ", "lean_ran", "all_commands",
+           "all_specs"]
 
 _DATA = os.path.join(os.path.dirname(__file__), "commands", "redis_commands.json")
 
@@ -131,8 +132,8 @@ class CommandSpec(object):
         self._latency_usec = defaultdict(int)
         #: Durations (seconds) of the calls made since the last fold, while
         #: latency-tracking is on: the dispatcher's one bookkeeping step per
-        #: call (see L{count}), which L{fold_latency} adds to the calls,
-        #: seconds and histogram, in C for the most part.
+        #: call (see L{count} and L{lean_ran}), which L{fold_latency} adds to
+        #: the calls, seconds and histogram, in C for the most part.
         self.latency_samples = []
 
     def count(self, elapsed, latency_tracking):
@@ -296,6 +297,29 @@ def command(fullname, getkeys=None, **metadata):
         handler.spec = spec
         return handler
     return register
+
+
+#: Commands the protocol's lean path ran since it last folded every spec's
+#: latency samples (see L{lean_ran}).
+_lean_unfolded = 0
+
+
+def lean_ran(server, count):
+    """The protocol's lean path ran C{count} commands: count them, and bound the samples waiting.
+
+    The lean path appends a latency sample per call without testing the
+    spec's backlog (L{CommandSpec.count} folds at 4096); instead, after
+    every 4096 lean calls, every spec's samples are folded, so no spec holds
+    more than 4096 plus one batch of them.
+    """
+    global _lean_unfolded
+    server.stat_commands += count
+    _lean_unfolded += count
+    if _lean_unfolded > 4095:
+        _lean_unfolded = 0
+        for spec in all_specs():
+            if spec.latency_samples:
+                spec.fold_latency()
 
 
 def lookup(name):

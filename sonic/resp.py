@@ -151,6 +151,9 @@ class RespParser(object):
         #: Requests split ahead of gets() (L{HiredisParser}'s): never any here.
         self.ready = []
 
+    #: Whether every buffered request is in L{ready} (see L{HiredisParser}).
+    only_ready = False
+
     def feed(self, data):
         """Append received bytes (dropping the consumed ones first, so the buffer stays small)."""
         pos = self._pos
@@ -320,6 +323,9 @@ class HiredisParser(object):
         #: Requests hiredis split ahead, the next one last: gets() pops them,
         #: and so may a caller that wants to save a call per request.
         self.ready = []
+        #: Whether every buffered request is in L{ready}: once it is empty,
+        #: gets() can only return None (nothing was fed since).
+        self.only_ready = False
 
     @property
     def auth_required(self):
@@ -344,6 +350,7 @@ class HiredisParser(object):
     def feed(self, data):
         """Append received bytes, splitting them in C when they are whole requests."""
         slow = self._slow
+        self.only_ready = False
         if (self.ready or slow._pos != len(slow._buf) or slow.auth_required
                 or not data.startswith(b"*") or not data.endswith(b"\n")
                 or len(data) > slow.max_bulk_len):
@@ -383,6 +390,7 @@ class HiredisParser(object):
             return
         requests.reverse()
         self.ready = requests
+        self.only_ready = True
 
     def gets(self):
         """Return the next complete argv, or None if more data is needed."""

@@ -288,3 +288,35 @@ def test_plain_lookup_tables():
         assert (PLAIN_READ.get(name) is spec) == (spec.plain and not spec.write)
         if spec.plain:
             assert not spec.subcommands and spec.parent is None and spec.handler is not None
+
+
+def test_lean_samples_are_folded_every_4096_lean_calls(monkeypatch):
+    """The lean path appends samples unchecked; every 4096 lean calls all specs are folded."""
+    from sonic import registry
+    monkeypatch.setattr(registry, "_lean_unfolded", 0)
+    server = make_server()
+    proto, transport = connect(server)
+    spec = TABLE[b"ping"]
+    spec.fold_latency()
+    proto.dataReceived(cmd("PING") * 3000)
+    assert len(spec.latency_samples) == 3000
+    proto.dataReceived(cmd("PING") * 3000)
+    assert spec.latency_samples == []
+    assert registry._lean_unfolded == 0
+    assert server.stat_commands == 6000
+
+
+def test_data_fed_while_a_command_runs_is_run_in_the_same_batch(monkeypatch, hiredis_parser):
+    """Bytes that arrive while a command runs (a reactor turn inside it) are not left waiting."""
+    server = make_server(hiredis_parser=hiredis_parser)
+    proto, transport = connect(server)
+    fed = []
+
+    def echo(client, word):
+        if not fed:
+            fed.append(True)
+            proto.dataReceived(cmd("GET", "late"))  # _processing: only buffered
+        return word
+    monkeypatch.setattr(TABLE[b"echo"], "handler", echo)
+    proto.dataReceived(pipeline(("SET", "late", "1"), ("ECHO", "x")))
+    assert transport.value() == b"+OK\r\n$1\r\nx\r\n$1\r\n1\r\n"

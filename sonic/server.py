@@ -203,7 +203,6 @@ class Server(object):
             for db in store.dbs:
                 for sh in db.shards:
                     sh.access = acct.new_access(sh) if mode else None
-            recount = True
         acct.memory = memory
         store.acct = acct
         if recount:

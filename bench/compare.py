@@ -18,12 +18,14 @@ sadd, hset, spop, zadd, lrange_100, lrange_600) at least 50% at -P 1.
 
 On a 2-core machine the benchmark client, the server and (for sonic) the
 Python interpreter share the cores, so figures vary by some percent between
-runs; --repeat keeps each test's best run.
+runs; --repeat keeps each test's best run (the two servers take turns), and
+the machine's load average before and after is printed with the figures.
 """
 
 import argparse
 import csv
 import io
+import os
 import subprocess
 import sys
 
@@ -97,19 +99,28 @@ def main():
     sonic = start_sonic("--save", "", *args.sonic_arg, twistd=args.twistd)
     redis = start_redis()
     results = {}
+    load_before = os.getloadavg()
     try:
         for pipeline in pipelines:
-            for server in (sonic, redis):
-                server.command("FLUSHALL")
-                runs = [benchmark(server.port, args.tests, args.clients, requests, pipeline)
-                        for _ in range(args.repeat)]
-                results[server.name, pipeline] = best(runs)
+            runs = {sonic.name: [], redis.name: []}
+            # The servers take turns, so a change in the machine's load
+            # (other processes on the 2 cores) weighs on both alike.
+            for _ in range(args.repeat):
+                for server in (sonic, redis):
+                    server.command("FLUSHALL")
+                    runs[server.name].append(
+                        benchmark(server.port, args.tests, args.clients, requests, pipeline))
+            for name, rates in runs.items():
+                results[name, pipeline] = best(rates)
     finally:
         sonic.stop()
         redis.stop()
+    load_after = os.getloadavg()
 
     print("redis-benchmark -t %s -c %d -n %d (best of %d); requests per second"
           % (args.tests, args.clients, requests, args.repeat))
+    print("load average (1, 5, 15 min): %.2f %.2f %.2f before, %.2f %.2f %.2f after"
+          % (load_before + load_after))
     print("%-16s %4s %14s %14s %8s" % ("test", "-P", "redis-server", "sonic", "sonic/redis"))
     failed = []
     for pipeline in pipelines:

@@ -169,7 +169,8 @@ def execute(client, argv):
     The common case (a known top-level command, correct arity, no MULTI, no
     authentication pending, no replica/maxmemory write guard) takes a short
     path; everything else goes through L{_execute_checked}, which applies the
-    same checks in Redis' order.
+    same checks in Redis' order.  The protocol's lean path decides the same
+    way (L{sonic.protocol.RedisServerProtocol._process}): keep the two in step.
 
     @raise CommandError: the reply is that error; the connection stays.
     """
@@ -305,7 +306,14 @@ def check_client_gates(client, spec):
 
 
 def call(client, spec, argv):
-    """Take the time snapshot and run the handler, with accounting."""
+    """Take the time snapshot and run the handler, with accounting.
+
+    The protocol runs plain commands through an inlined copy of execute()
+    and of this function for the case where propagation, MONITOR and
+    tracking are off (L{sonic.protocol.RedisServerProtocol._process}): a
+    step added here must be added there too, or that state must send
+    commands to the full path (tests/unit/test_lean_path.py compares them).
+    """
     server = client.server
     store = server.store
     store.snapshot()

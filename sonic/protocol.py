@@ -29,7 +29,7 @@ from sonic.blocking import BLOCKED
 from sonic.dispatch import Client, execute, handler_failed
 from sonic.errors import CommandError, ProtocolError
 from sonic.registry import PLAIN, PLAIN_READ, lean_ran
-from sonic.resp import OK, Raw, encode, make_parser
+from sonic.resp import OK, PONG, Raw, encode, make_parser
 
 __all__ = ["RedisServerProtocol", "RedisServerFactory"]
 
@@ -79,6 +79,7 @@ class RedisServerProtocol(Client, Protocol):
         self.gated = False
         self.tracking = None
         self.no_block = False
+        self.channels = self.patterns = self.shard_channels = None  # PING reads them
         _own_defaults(t, ("dataBuffer", "offset", "connected", "disconnecting",
                           "_writeDisconnected", "bufferSize"))
         t.registerProducer(self, True)
@@ -249,6 +250,8 @@ class RedisServerProtocol(Client, Protocol):
                         # Parked (BLPOP...): the reply comes with unblocked(),
                         # and the rest of the pipeline waits until then.
                         break
+                    elif reply is PONG:
+                        reply = b"+PONG\r\n"
                     else:
                         reply = encode(reply, self.resp)
                 except CommandError as e:

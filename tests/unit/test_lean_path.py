@@ -81,7 +81,10 @@ def run(monkeypatch, lean, script, hiredis_parser=True, config=None, setup=None)
             m.setattr(protocol, "PLAIN_READ", {})
         counting = Counting(protocol.execute)
         m.setattr(protocol, "execute", counting)
-        server = make_server(hiredis_parser=hiredis_parser, **(config or {}))
+        # The slow log only where a test asks for it: with the default 10 ms
+        # threshold a busy machine would log a command on one run only.
+        server = make_server(hiredis_parser=hiredis_parser,
+                             **dict({"slowlog_log_slower_than": -1}, **(config or {})))
         clients = [connect(server) for _ in range(3)]
         if setup is not None:
             setup(server, clients)

@@ -21,6 +21,8 @@ MAX_SIZE = 1 << 32  # gzip's ISIZE holds the length modulo 2**32
 #: flags, no modification time), which a L{Compressed} leaves out.
 GZIP_HEAD = b"\x1f\x8b\x08\x00\x00\x00\x00\x00"
 _HEAD_LEN = len(GZIP_HEAD)
+#: Bytes of a gzip stream a L{Compressed} does not hold: the head and the CRC-32.
+_LEFT_OUT = _HEAD_LEN + 4
 
 
 class Compressed(bytes):
@@ -43,12 +45,14 @@ class Compressed(bytes):
 
     def __new__(cls, data, size=None):
         if data[:_HEAD_LEN] == GZIP_HEAD:  # always so for zlib's streams
-            return bytes.__new__(cls, memoryview(data)[_HEAD_LEN:])
+            view = memoryview(data)
+            return bytes.__new__(cls, b"".join((view[_HEAD_LEN:-8], view[-4:])))
         return bytes.__new__(cls, data)
 
     @property
     def data(self):
-        return GZIP_HEAD + self
+        crc = zlib.crc32(inflate(self)).to_bytes(4, "little")
+        return b"".join((GZIP_HEAD, self[:-4], crc, self[-4:]))
 
     @property
     def size(self):
@@ -56,7 +60,15 @@ class Compressed(bytes):
 
     @property
     def stored_size(self):
-        return len(self) + _HEAD_LEN
+        return len(self) + _LEFT_OUT
+
+
+def inflate(comp):
+    """The original bytes of L{Compressed} C{comp} (its deflate data, checked against its length)."""
+    value = zlib.decompress(memoryview(comp)[2:-4], -15)
+    if len(value) & 0xFFFFFFFF != comp.size:
+        raise zlib.error("compressed value does not inflate to its recorded length")
+    return value
 
     def __repr__(self):
         return "<Compressed %d -> %d bytes>" % (self.size, self.stored_size)
@@ -126,7 +138,7 @@ class Compressor(object):
     def decompress(self, comp):
         """The original bytes of a L{Compressed}."""
         start = time.perf_counter()
-        value = zlib.decompress(GZIP_HEAD + comp, GZIP_WBITS)
+        value = inflate(comp)
         self.decompress_seconds += time.perf_counter() - start
         self.decompressions += 1
         return value

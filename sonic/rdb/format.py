@@ -229,10 +229,22 @@ except ImportError:  # pragma: no cover - python-lzf is a dependency
     _lzf = None
 
 
+#: The most bytes LZF can produce per compressed byte: a 3-byte back
+#: reference copies up to 264 bytes.
+LZF_MAX_EXPANSION = 88
+
+
 def lzf_decompress(data, length):
-    """Decompress LZF C{data} to exactly C{length} bytes; L{RdbError} if it does not fit."""
+    """Decompress LZF C{data} to exactly C{length} bytes; L{RdbError} if it does not fit.
+
+    A C{length} beyond what C{data} could expand to is refused before
+    python-lzf sees it: it allocates the claimed length up front and
+    crashes the process when that fails (RESTORE with a crafted length).
+    """
     if length == 0:
         return b""
+    if length > len(data) * LZF_MAX_EXPANSION + 16:
+        raise RdbError(f"corrupt LZF data: {len(data)} bytes cannot decompress to {length}")
     if _lzf is None:
         return _lzf_decompress_python(data, length)
     try:

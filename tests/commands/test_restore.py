@@ -280,3 +280,13 @@ def test_streams_are_bad_data_on_sonic():
     c = Client(server)
     reply = call(c, "RESTORE", "k", "0", _payload(b"\x13\x00"))
     assert reply == Error("ERR Bad data format")
+
+
+def test_lzf_length_bomb_is_bad_data_not_a_crash(parity):
+    """A string payload claiming LZF data of 100 GB answers Redis' "Bad data format" (python-lzf
+    would crash the server allocating it); the same payload with its true length restores."""
+    def payload(ulen):
+        body = b"\x00\xc3\x02\x81" + struct.pack(">Q", ulen) + b"\x00a" + b"\x0a\x00"
+        return body + struct.pack("<Q", crc64(body))
+    parity(("RESTORE", "bomb", "0", payload(10 ** 11)), ("EXISTS", "bomb"),
+           ("RESTORE", "bomb", "0", payload(1)), ("GET", "bomb"), ("PING",))

@@ -622,6 +622,10 @@ def test_lzf_round_trip_and_corruption():
         lzf_decompress(b"\x1f" + packed[1:], len(data))
     with pytest.raises(RdbError):
         _lzf_decompress_python(packed[:-3], len(data))
+    # A length no data could expand to is refused before python-lzf sees it:
+    # it allocates the claimed length first and crashes when that fails.
+    with pytest.raises(RdbError):
+        lzf_decompress(b"\x00a", 10 ** 11)
 
 
 def test_length_encoding_round_trips():

@@ -452,14 +452,8 @@ class Evictor(object):
             # A snapshot being written shares the live shard: give it its copy first.
             from sonic.registry import TABLE
             prop.cow(_DbHolder(db), TABLE[b"del"], [b"DEL", key])
-        sh = db.shard(key)
-        db._remove(sh, key)
         store.evicted_keys += 1
-        db.modified(key)
-        if store.notify_flags & NOTIFY_EVICTED:
-            store.notifier(NOTIFY_EVICTED, b"evicted", key, db.index)
-        for hook in store.expire_hooks:
-            hook(db, key)  # DEL to replicas and the AOF
+        store.drop(db.shard(key), key, NOTIFY_EVICTED, b"evicted")
 
     def _continue_later(self):
         """Out of time with memory still over: go on in the next reactor turns (Redis' evictionTimeProc)."""

@@ -516,13 +516,21 @@ class ShardedStore(Service):
         return Service.stopService(self)
 
     def expire_key(self, sh, key):
-        """Remove C{key} from C{sh} because its deadline passed; the one expiry hook."""
+        """Remove C{key} from C{sh} because its deadline passed."""
+        self.expired_keys += 1
+        self.drop(sh, key, NOTIFY_EXPIRED, b"expired")
+
+    def drop(self, sh, key, flag, event):
+        """Remove C{key} from C{sh} on the server's own account (expiry, eviction): the one hook.
+
+        WATCH and tracking are told, the keyspace event C{event} goes out
+        under class C{flag}, and C{expire_hooks} propagate a DEL.
+        """
         db = sh.db
         db._remove(sh, key)
-        self.expired_keys += 1
         db.modified(key)
-        if self.notify_flags & NOTIFY_EXPIRED:
-            self.notifier(NOTIFY_EXPIRED, b"expired", key, db.index)
+        if self.notify_flags & flag:
+            self.notifier(flag, event, key, db.index)
         for hook in self.expire_hooks:
             hook(db, key)
 

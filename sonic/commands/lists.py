@@ -44,7 +44,7 @@ from sonic import errors
 from sonic.blocking import NOT_SERVED, can_block, parse_timeout
 from sonic.commands.containers import drop_if_empty, pack, read, unpack, write_lookup
 from sonic.errors import CommandError
-from sonic.notify import NOTIFY_LIST, keymiss, notify, notify_emptied
+from sonic.notify import NOTIFY_LIST, notify, notify_emptied
 from sonic.registry import command
 from sonic.resp import NULL_ARRAY, OK, Raw
 from sonic.store.compression import Compressed
@@ -522,16 +522,10 @@ def lrange(client, key, start, stop):
     e = _SMALL_INTS.get(stop)
     if e is None:
         e = _index(stop)
-    value = client.db.lookup(key)
-    server = client.server
+    value = read(client, key, List)
     if value is None:
-        server.stat_keyspace_misses += 1
-        if server.notify_flags:
-            keymiss(client, key)
         return []
-    server.stat_keyspace_hits += 1
-    if type(value) is not List:
-        raise CommandError(errors.WRONGTYPE)
+    server = client.server
     n = len(value)
     if s < 0:
         s += n

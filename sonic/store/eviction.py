@@ -65,15 +65,11 @@ EVICT_OK = 0
 EVICT_RUNNING = 1
 EVICT_FAIL = 2
 
-#: Bytes per key beyond the key and value objects, besides the dict tables
-#: (counted apart, L{Accounting.tables}): none.
-KEY_ENTRY = 0
 #: Bytes per TTL besides the expires dict's table: the deadline integer and
-#: the (deadline, key) tuple in the shard's heap.
+#: the (deadline, key) tuple in the shard's heap.  A key costs its key and
+#: value objects besides the tables (the data and access dicts' tables are
+#: measured apart, L{Accounting.tables}; LRU clocks are shared integers).
 TTL_ENTRY = 32 + 64
-#: Bytes per key in an LRU/LFU access dict besides its table: none (the
-#: clock values are shared integers, one per second).
-ACCESS_ENTRY = 0
 
 LFU_INIT_VAL = 5
 EVPOOL_SIZE = 16
@@ -115,7 +111,7 @@ def _estimate(value, previous=None):
 
 def entry_size(key, value, ttl=False):
     """Bytes counted for C{key} holding C{value} (with a TTL if C{ttl})."""
-    size = KEY_ENTRY + _rounded(_getsizeof(key)) + value_size(value)
+    size = _rounded(_getsizeof(key)) + value_size(value)
     return size + TTL_ENTRY if ttl else size
 
 
@@ -244,8 +240,6 @@ class Accounting(object):
                     if not isinstance(value, bytes):
                         _estimate(value)
                     n += entry_size(key, value, key in exp)
-                if sh.access is not None:
-                    n += ACCESS_ENTRY * len(sh.data)
             per_db.append(n)
             total += n
         self.per_db = per_db
@@ -255,8 +249,6 @@ class Accounting(object):
         """C{key} was created in shard C{sh} holding C{value} (no TTL yet)."""
         if self.memory:
             n = entry_size(key, value)
-            if sh.access is not None:
-                n += ACCESS_ENTRY
             self.dataset += n
             self.per_db[sh.db.index] += n
         if sh.access is not None:
@@ -276,8 +268,6 @@ class Accounting(object):
         """C{key} (holding C{old}) left shard C{sh}."""
         if self.memory:
             n = entry_size(key, old, had_ttl)
-            if sh.access is not None:
-                n += ACCESS_ENTRY
             self.dataset -= n
             self.per_db[sh.db.index] -= n
         if sh.access is not None:

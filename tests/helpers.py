@@ -10,7 +10,8 @@ from sonic.protocol import RedisServerFactory
 from sonic.resp import Error, encode
 from sonic.server import Server
 
-__all__ = ["make_server", "call", "connect", "run_sync", "Client", "encode"]
+__all__ = ["make_server", "call", "connect", "run_sync", "Client", "encode", "with_propagator",
+           "stream_commands"]
 
 
 def run_sync(func, *args):
@@ -46,3 +47,29 @@ def connect(server):
     proto.makeConnection(transport)
     return proto, transport
 
+
+
+def with_propagator(**config):
+    """A server with a propagator, a client, and the list the replication stream's units land in."""
+    from sonic.replication.propagate import Propagator
+    server = make_server(**config)
+    prop = server.propagator = Propagator(server)
+    units = []
+    prop.listeners.append(units.append)
+    client = Client(server)
+    server.add_client(client)
+    return server, client, units
+
+
+def stream_commands(units):
+    """The commands of a stream of units as lists of bytes (SELECTs included)."""
+    from sonic.resp import RespParser
+    parser = RespParser()
+    for unit in units:
+        parser.feed(unit)
+    out = []
+    while True:
+        argv = parser.gets()
+        if argv is None:
+            return out
+        out.append(list(argv))

@@ -451,16 +451,9 @@ def test_loading_a_snapshot_replaces_libraries():
 
 def test_library_commands_propagate():
     """FUNCTION LOAD, DELETE, FLUSH and RESTORE reach the replication stream as sent; FCALL sends its writes."""
-    from sonic.replication.propagate import Propagator
-    from sonic.resp import RespParser
-    from tests.helpers import Client, call, make_server
+    from tests.helpers import call, stream_commands, with_propagator
     import sonic.commands  # noqa: F401
-    server = make_server()
-    prop = server.propagator = Propagator(server)
-    units = []
-    prop.listeners.append(units.append)
-    c = Client(server)
-    server.add_client(c)
+    server, c, units = with_propagator()
     w = lib("w", "redis.register_function('w', function(keys, args) "
                  "return redis.call('set', keys[1], args[1]) end)")
     call(c, "FUNCTION", "LOAD", w)
@@ -471,16 +464,7 @@ def test_library_commands_propagate():
     call(c, "FUNCTION", "RESTORE", payload)
     call(c, "FUNCTION", "FLUSH")
     call(c, "FUNCTION", "LIST")
-    parser = RespParser()
-    for unit in units:
-        parser.feed(unit)
-    got = []
-    while True:
-        argv = parser.gets()
-        if argv is None:
-            break
-        if argv[0] != b"SELECT":
-            got.append(list(argv))
+    got = [argv for argv in stream_commands(units) if argv[0] != b"SELECT"]
     assert got == [[b"FUNCTION", b"LOAD", w.encode()], [b"set", b"k", b"v"],
                    [b"FUNCTION", b"DELETE", b"w"], [b"FUNCTION", b"RESTORE", payload],
                    [b"FUNCTION", b"FLUSH"]]

@@ -10,10 +10,9 @@ client's db, atomicity with blocked clients, and the BUSY state.
 
 import pytest
 
-from sonic.replication.propagate import Propagator
-from sonic.resp import Error, RespParser, encode
+from sonic.resp import Error, encode
 
-from tests.helpers import Client, call, make_server
+from tests.helpers import Client, call, make_server, stream_commands, with_propagator
 
 #: One EVAL per case, compared byte for byte in RESP2 (conversions, errors, sandbox, flags).
 EVAL_CASES = [
@@ -624,26 +623,9 @@ def test_script_client_db_follows_select():
     assert call(c, "GET", "b") == b"2"
 
 
-def _stream(units):
-    parser = RespParser()
-    for unit in units:
-        parser.feed(unit)
-    out = []
-    while True:
-        argv = parser.gets()
-        if argv is None:
-            return out
-        out.append([bytes(a) for a in argv])
-
-
 def test_effects_replication():
     """A script propagates its writes, not itself: one write alone, several wrapped in MULTI/EXEC (as a 7.0 master's stream)."""
-    server = make_server()
-    prop = server.propagator = Propagator(server)
-    units = []
-    prop.listeners.append(units.append)
-    c = Client(server)
-    server.add_client(c)
+    server, c, units = with_propagator()
     _eval(c, "redis.call('set','a','1')", "0")
     _eval(c, "redis.call('set','a','1') redis.call('incr','c')", "0")
     call(c, "SCRIPT", "LOAD", "return 1")
@@ -653,7 +635,7 @@ def test_effects_replication():
     call(c, "SCRIPT", "FLUSH")
     _eval(c, "redis.call('select','3') redis.call('set','b','2') redis.call('select','0') redis.call('set','q','1')", "0")
     # Recorded from redis-server 7.0.15 with a raw PSYNC connection.
-    assert _stream(units) == [
+    assert stream_commands(units) == [
         [b"SELECT", b"0"], [b"set", b"a", b"1"],
         [b"MULTI"], [b"set", b"a", b"1"], [b"incr", b"c"], [b"EXEC"],
         [b"SELECT", b"3"], [b"set", b"b", b"2"],
@@ -665,16 +647,12 @@ def test_effects_replication():
 
 def test_set_repl_none_is_not_propagated():
     """redis.set_repl(redis.REPL_NONE) keeps the next writes out of the stream; REPL_ALL brings them back (as 7.0)."""
-    server = make_server()
-    prop = server.propagator = Propagator(server)
-    units = []
-    prop.listeners.append(units.append)
-    c = Client(server)
+    server, c, units = with_propagator()
     _eval(c, "redis.set_repl(redis.REPL_NONE) redis.call('set','n1','1') redis.set_repl(redis.REPL_ALL) "
              "redis.call('set','n2','1')", "0")
     _eval(c, "redis.set_repl(redis.REPL_NONE) redis.call('set','n3','1')", "0")
     _eval(c, "redis.call('set','n5','1')", "0")
-    assert _stream(units) == [[b"SELECT", b"0"], [b"set", b"n2", b"1"], [b"set", b"n5", b"1"]]
+    assert stream_commands(units) == [[b"SELECT", b"0"], [b"set", b"n2", b"1"], [b"set", b"n5", b"1"]]
     assert call(c, "MGET", "n1", "n2", "n3", "n5") == [b"1"] * 4
 
 
@@ -692,21 +670,26 @@ def test_blocked_client_served_after_the_script():
     assert waiter.unblocked_replies == [[b"q", b"y"]]
 
 
-def test_busy_state_and_kill():
-    """Past busy-reply-threshold other clients get BUSY, SCRIPT KILL stops a read-only script, the caller gets Redis' error."""
+def _ticking(server, step):
+    """Give the server's script engine a clock that moves C{step} seconds at every read, as if with the script."""
     from sonic.scripting.engine import get_engine
-    server = make_server()
-    server.config.busy_reply_threshold = 100
-    caller = Client(server)
-    other = Client(server)
     engine = get_engine(server)
     now = [0.0]
 
     def clock():
-        # Time moves with the script: each count-hook check sees 60 ms more.
-        now[0] += 0.06
+        now[0] += step
         return now[0]
     engine.clock = clock
+    return engine
+
+
+def test_busy_state_and_kill():
+    """Past busy-reply-threshold other clients get BUSY, SCRIPT KILL stops a read-only script, the caller gets Redis' error."""
+    server = make_server()
+    server.config.busy_reply_threshold = 100
+    caller = Client(server)
+    other = Client(server)
+    _ticking(server, 0.06)  # each count-hook check sees 60 ms more
     seen = []
 
     def iterate(timeout):
@@ -736,16 +719,9 @@ def test_busy_state_and_kill():
 ])
 def test_kill_reaches_into_coroutines(script):
     """A loop inside a coroutine is still seen by the count hook: BUSY and SCRIPT KILL work."""
-    from sonic.scripting.engine import get_engine
     server = make_server()
     server.config.busy_reply_threshold = 1
-    engine = get_engine(server)
-    now = [0.0]
-
-    def clock():
-        now[0] += 1.0
-        return now[0]
-    engine.clock = clock
+    _ticking(server, 1.0)
     killer = Client(server)
     server.clock.doIteration = lambda timeout: call(killer, "SCRIPT", "KILL")
     reply = _eval(Client(server), script, "0")
@@ -757,7 +733,6 @@ def test_kill_reaches_into_coroutines(script):
 
 def test_busy_replica_stops_reading_its_master():
     """On a replica, the master link stops being read while a script is BUSY, and resumes after (no master writes mid-script)."""
-    from sonic.scripting.engine import get_engine
 
     class Transport(object):
         paused = False
@@ -775,13 +750,7 @@ def test_busy_replica_stops_reading_its_master():
     server = make_server()
     server.replica_link = Link()
     server.config.busy_reply_threshold = 1
-    engine = get_engine(server)
-    now = [0.0]
-
-    def clock():
-        now[0] += 1.0
-        return now[0]
-    engine.clock = clock
+    _ticking(server, 1.0)
     states = []
     server.clock.doIteration = lambda timeout: states.append(list(Transport.log))
     reply = _eval(Client(server), "local i = 0 while i < 300000 do i = i + 1 end return i", "0")
@@ -792,16 +761,9 @@ def test_busy_replica_stops_reading_its_master():
 
 def test_pcall_cannot_swallow_a_kill():
     """Once killed, every line of the script raises, so a loop of pcalls still ends."""
-    from sonic.scripting.engine import get_engine
     server = make_server()
     server.config.busy_reply_threshold = 1
-    engine = get_engine(server)
-    now = [0.0]
-
-    def clock():
-        now[0] += 1.0
-        return now[0]
-    engine.clock = clock
+    _ticking(server, 1.0)
     killer = Client(server)
     server.clock.doIteration = lambda timeout: call(killer, "SCRIPT", "KILL")
     reply = _eval(Client(server), "while true do pcall(function() while true do end end) end", "0")

@@ -10,9 +10,8 @@ from sonic.blocking import BLOCKED
 from sonic.commands.info import info_text
 from sonic.rdb.reader import iter_rdb
 from sonic.replication.master import Backlog, get_master
-from sonic.resp import RespParser
 
-from tests.helpers import Client, call, connect, make_server
+from tests.helpers import Client, call, connect, make_server, stream_commands
 
 
 def send(proto, *args):
@@ -55,14 +54,7 @@ def full_sync(server, proto, transport, *psync):
 
 
 def parse(data):
-    parser = RespParser()
-    parser.feed(data)
-    out = []
-    while True:
-        argv = parser.gets()
-        if argv is None:
-            return out
-        out.append(list(argv))
+    return stream_commands([data])
 
 
 def test_backlog_keeps_the_last_bytes():

@@ -6,36 +6,10 @@ redis-server 7.0.15 master sent a raw PSYNC connection for the same
 commands (recorded by hand; deadlines computed from the task.Clock).
 """
 
-from sonic.replication.propagate import Propagator
-from sonic.resp import RespParser
-
 from tests.helpers import Client, call, make_server
+from tests.helpers import stream_commands as commands, with_propagator as setup
 
 NOW = 1_700_000_000_000
-
-
-def setup(**config):
-    """A server with a propagator, a client, and the list the stream's commands land in."""
-    server = make_server(**config)
-    prop = server.propagator = Propagator(server)
-    units = []
-    prop.listeners.append(units.append)
-    client = Client(server)
-    server.add_client(client)
-    return server, client, units
-
-
-def commands(units):
-    """The commands of the stream as lists of bytes (SELECTs included)."""
-    parser = RespParser()
-    for unit in units:
-        parser.feed(unit)
-    out = []
-    while True:
-        argv = parser.gets()
-        if argv is None:
-            return out
-        out.append(list(argv))
 
 
 def stream(units):

@@ -351,8 +351,11 @@ class HiredisParser(object):
         """Append received bytes, splitting them in C when they are whole requests."""
         slow = self._slow
         self.only_ready = False
-        if (self.ready or slow._pos != len(slow._buf) or slow.auth_required
-                or not data.startswith(b"*") or not data.endswith(b"\n")
+        # hiredis needs a parser between requests: nothing buffered, and no
+        # request begun (its header read, its arguments still to come: a
+        # chunk that looks like a request is then an argument's bytes).
+        if (self.ready or slow._pos != len(slow._buf) or slow._argv is not None
+                or slow.auth_required or not data.startswith(b"*") or not data.endswith(b"\n")
                 or len(data) > slow.max_bulk_len):
             slow.feed(data)
             return

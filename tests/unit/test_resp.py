@@ -265,6 +265,22 @@ def test_hiredis_ready_holds_the_split_requests():
     assert RespParser().ready == []
 
 
+@pytest.mark.parametrize("parser_class", PARSERS)
+def test_a_request_inside_an_argument_is_data(parser_class):
+    """Bytes that arrive while an argument is awaited belong to it, even when they read as a request.
+
+    (HiredisParser used to hand such a chunk to hiredis once the partial
+    request's header was consumed, and ran the request inside the value.)
+    """
+    value = multibulk([b"a"])
+    head = multibulk([b"SET", b"k", value])[:-len(value) - 2]
+    parser = parser_class()
+    assert run(parser, [head, value, b"\r\n"]) == ([[b"SET", b"k", value]], None)
+    parser = parser_class()
+    assert run(parser, [b"*2\r\n$3\r\nGET\r\n", multibulk([b"x"])]) == (
+        [], "ERR Protocol error: expected '$', got '*'")
+
+
 @needs_hiredis
 def test_hiredis_respects_proto_max_bulk_len():
     """A bulk over proto-max-bulk-len is refused even when hiredis could read the chunk."""

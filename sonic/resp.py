@@ -120,6 +120,41 @@ def split_args(line):
         out.append(bytes(cur))
 
 
+#: Chunks up to this size are tried as one canonical request (L{canonical_request}):
+#: single requests are small; a larger chunk is most often a pipeline.
+CANONICAL_MAX = 1024
+# The header lines of a canonical request no longer than CANONICAL_MAX:
+# indexing a table is cheaper than formatting (b"*%d" % n).
+_STAR_LINE = [b"*%d" % n for n in range(CANONICAL_MAX + 1)]
+_DOLLAR_LINE = [b"$%d" % n for n in range(CANONICAL_MAX + 1)]
+
+
+def canonical_request(data):
+    """The argv of C{data} if it is exactly one request in canonical form, else None.
+
+    Canonical: C{*<count>} then, per argument, C{$<length>} and the
+    argument, each followed by CRLF, with the counts and lengths in decimal
+    without sign or leading zeros.  That is what clients send, and what any
+    RESP parser (Redis' own included) reads as exactly this argv, so no limit
+    or error of the full parser can apply (the caller keeps chunks small and
+    leaves unauthenticated clients to the full parser).  Anything else,
+    including an argument that holds CRLF, says None and goes to the full
+    parser.  At one request per read this is the common case, and checking
+    the shape of a split costs a third of driving a parser over it.
+
+    C{data} must be at most L{CANONICAL_MAX} bytes long.
+    """
+    parts = data.split(b"\r\n")
+    n = len(parts)
+    # *k, k pairs ($len, argument), and the empty tail after the last CRLF.
+    if n & 1 or n < 4 or parts[-1] or parts[0] != _STAR_LINE[(n - 2) >> 1]:
+        return None
+    for i in range(1, n - 1, 2):
+        if parts[i] != _DOLLAR_LINE[len(parts[i + 1])]:
+            return None
+    return parts[2:n - 1:2]
+
+
 class RespParser(object):
     """Incremental request parser: bytes in, argv lists (C{list} of C{bytes}) out.
 
@@ -148,14 +183,30 @@ class RespParser(object):
         self._nul_at = -1      # read offset whose line is cut short by a NUL byte
         self.auth_required = False
         self.max_bulk_len = max_bulk_len
-        #: Requests split ahead of gets() (L{HiredisParser}'s): never any here.
+        #: Requests split ahead of gets(), the next one last (a canonical
+        #: request fed while nothing was buffered).
         self.ready = []
 
     #: Whether every buffered request is in L{ready} (see L{HiredisParser}).
     only_ready = False
 
     def feed(self, data):
-        """Append received bytes (dropping the consumed ones first, so the buffer stays small)."""
+        """Append received bytes (dropping the consumed ones first, so the buffer stays small).
+
+        A chunk that is one whole request in canonical form, arriving while
+        nothing is buffered, is split at once into L{ready} (see
+        L{canonical_request}).
+        """
+        if (self._pos == len(self._buf) and self._argv is None and not self.ready
+                and not self.auth_required and len(data) <= CANONICAL_MAX):
+            argv = canonical_request(data)
+            if argv is not None:
+                self.ready.append(argv)
+                return
+        self.buffer(data)
+
+    def buffer(self, data):
+        """Append received bytes for gets() to parse (L{feed} without its shortcut)."""
         pos = self._pos
         if pos > 65536:
             # Deleting a bytearray's head only moves its start pointer: cheap.
@@ -194,6 +245,8 @@ class RespParser(object):
         @raise ProtocolError: with Redis' exact reply text; the connection must
             then be closed.
         """
+        if self.ready:
+            return self.ready.pop()
         buf = self._buf
         while True:
             pos = self._pos
@@ -351,18 +404,24 @@ class HiredisParser(object):
         """Append received bytes, splitting them in C when they are whole requests."""
         slow = self._slow
         self.only_ready = False
-        # hiredis needs a parser between requests: nothing buffered, and no
+        # The shortcuts need a parser between requests: nothing buffered, no
         # request begun (its header read, its arguments still to come: a
         # chunk that looks like a request is then an argument's bytes).
         if (self.ready or slow._pos != len(slow._buf) or slow._argv is not None
-                or slow.auth_required or not data.startswith(b"*") or not data.endswith(b"\n")
+                or slow.auth_required or data[:1] != b"*" or data[-1:] != b"\n"
                 or len(data) > slow.max_bulk_len):
-            slow.feed(data)
+            slow.buffer(data)
             return
+        if len(data) <= CANONICAL_MAX:
+            argv = canonical_request(data)
+            if argv is not None:
+                self.ready = [argv]
+                self.only_ready = True
+                return
         # Byte values of ~ % | >: an int needle is a plain memchr.
         rare = 126 in data or 37 in data or 124 in data or 62 in data
         if (_HUGE_AGGREGATE if rare else _HUGE_ARRAY)(data) is not None:
-            slow.feed(data)
+            slow.buffer(data)
             return
         reader = self._reader
         # Was the chunk whole?  hiredis does not say whether it holds a
@@ -389,7 +448,7 @@ class HiredisParser(object):
                 raise ValueError
         except Exception:
             self._reader = hiredis.Reader(notEnoughData=_NO_REPLY)
-            slow.feed(data)
+            slow.buffer(data)
             return
         requests.reverse()
         self.ready = requests

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from sonic import errors
 from sonic.errors import ProtocolError
 from sonic.resp import (
-    NULL_ARRAY, OK, PONG, QUEUED, Error, HiredisParser, Push, Raw, RespParser, RSet,
-    Status, Verbatim, encode, format_double, hiredis, make_parser, split_args)
+    CANONICAL_MAX, NULL_ARRAY, OK, PONG, QUEUED, Error, HiredisParser, Push, Raw, RespParser,
+    RSet, Status, Verbatim, canonical_request, encode, format_double, hiredis, make_parser,
+    split_args)
 
 needs_hiredis = pytest.mark.skipif(hiredis is None, reason="hiredis is not installed")
 
@@ -259,8 +260,7 @@ def test_hiredis_ready_holds_the_split_requests():
     parser.feed(multibulk([b"GET", b"a"]) + multibulk([b"SET", b"b", b"c"]) + b"*0\r\n" + multibulk([b"PING"]))
     assert parser.ready == [[b"PING"], [b"SET", b"b", b"c"], [b"GET", b"a"]]
     assert parser.ready.pop() == [b"GET", b"a"]
-    parser.feed(multibulk([b"ECHO", b"x"]))  # requests still wait: buffered behind them
-    assert parser.pending() > 0
+    parser.feed(multibulk([b"ECHO", b"x"]))  # requests still wait: this one comes behind them
     assert run(parser, [b""]) == ([[b"SET", b"b", b"c"], [b"PING"], [b"ECHO", b"x"]], None)
     assert RespParser().ready == []
 
@@ -279,6 +279,47 @@ def test_a_request_inside_an_argument_is_data(parser_class):
     parser = parser_class()
     assert run(parser, [b"*2\r\n$3\r\nGET\r\n", multibulk([b"x"])]) == (
         [], "ERR Protocol error: expected '$', got '*'")
+
+
+@pytest.mark.parametrize("data, argv", [
+    (b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", [b"GET", b"k"]),
+    (b"*1\r\n$0\r\n\r\n", [b""]),
+    (b"*1\r\n$4\r\na\r\nb\r\n", [b"a\r\nb"]),  # CRLF inside: left to the full parser
+    (b"*2\r\n$3\r\nGET\r\n$01\r\nk\r\n", None),  # leading zero: Redis refuses it
+    (b"*02\r\n$3\r\nGET\r\n$1\r\nk\r\n", None),
+    (b"*+2\r\n$3\r\nGET\r\n$1\r\nk\r\n", None),
+    (b"*2\r\n$3\r\nGET\r\n$+1\r\nk\r\n", None),
+    (b"*2\r\n$3\r\nGET\r\n$2\r\nk\r\n", None),
+    (b"*3\r\n$3\r\nGET\r\n$1\r\nk\r\n", None),
+    (b"*1\r\n$3\r\nGET\r\n*1\r\n$3\r\nGET\r\n", None),  # two requests
+    (b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nx", None),
+    (b"*2\r\n$3\r\nGET\r\n$1\r\nk\n", None),
+    (b"*2\r\n+GET\r\n$1\r\nk\r\n", None),
+    (b"*0\r\n", None),
+    (b"*1\r\n$0\r\n", None),
+    (b"", None),
+])
+def test_canonical_request(data, argv):
+    """The one-request shortcut takes exactly the canonical form; the full parser agrees with it."""
+    got = canonical_request(data)
+    if b"\r\n" in b"".join(argv or []):
+        assert got is None
+    else:
+        assert got == argv
+    if argv is not None:
+        for parser_class in PARSERS:
+            assert run(parser_class(), [data]) == ([argv], None)
+
+
+@fuzz
+@given(data=st.one_of(valid_multibulk, mutated(valid_multibulk), token_soup))
+def test_canonical_request_agrees_with_the_full_parser(data):
+    """Whatever the shortcut accepts, the full parser (fed byte by byte) reads as that one request."""
+    if len(data) > CANONICAL_MAX:
+        return
+    argv = canonical_request(data)
+    if argv is not None:
+        assert run(RespParser(), bytewise(data)) == ([argv], None)
 
 
 @needs_hiredis

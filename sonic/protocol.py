@@ -17,6 +17,7 @@ for speed and safety:
     server's memory grow without bound.
 """
 
+from os import write as _write
 from time import perf_counter as _perf_counter, time as _time
 
 from twisted.internet.interfaces import IPushProducer
@@ -356,7 +357,7 @@ class RedisServerProtocol(Client, Protocol):
         if (self._fast_write and not t._tempDataBuffer and not t.dataBuffer
                 and t.connected and not t.disconnecting and not t._writeDisconnected):
             try:
-                sent = t.socket.send(data)
+                sent = _write(self.fd, data)
             except BlockingIOError:
                 sent = 0
             except OSError:

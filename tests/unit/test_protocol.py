@@ -8,11 +8,14 @@ mid-batch flush past output-pause-bytes, QUIT, and the direct-to-socket
 write path against a fake socket.
 """
 
+import os
+
 import pytest
 from twisted.internet.testing import StringTransport
 from twisted.logger import globalLogPublisher
 
 from sonic import errors
+from sonic import protocol as protocol_module
 from sonic.registry import TABLE
 from sonic.resp import hiredis
 from tests.helpers import connect, make_server
@@ -275,12 +278,19 @@ def test_maxclients_rejects_without_reading(hiredis_parser):
 
 
 class FakeSocket(object):
-    """A socket whose send() takes at most C{room} bytes, or raises C{error}."""
+    """A socket whose send() takes at most C{room} bytes, or raises C{error}.
+
+    The protocol writes with os.write on the transport's descriptor:
+    L{fast_connect} gives it a descriptor number no real file has, which
+    L{_fake_write} (patched in for these tests) sends to this object.
+    """
 
     def __init__(self, room=1 << 30, error=None):
         self.room = room
         self.error = error
         self.sent = b""
+        self.fd = _FAKE_FD_BASE + len(_FAKE_FDS)
+        _FAKE_FDS[self.fd] = self
 
     def send(self, data):
         if self.error is not None:
@@ -304,13 +314,31 @@ class SocketTransport(StringTransport):
         self._writeDisconnected = False
 
 
+_FAKE_FD_BASE = 1 << 24
+_FAKE_FDS = {}
+
+
+def _fake_write(fd, data):
+    """os.write, with the L{FakeSocket} descriptors sent to their object."""
+    sock = _FAKE_FDS.get(fd)
+    return os.write(fd, data) if sock is None else sock.send(data)
+
+
+@pytest.fixture(autouse=True)
+def fake_socket_writes(monkeypatch):
+    monkeypatch.setattr(protocol_module, "_write", _fake_write)
+    yield
+    _FAKE_FDS.clear()
+
+
 def fast_connect(server, sock):
     """A protocol on a L{SocketTransport} over C{sock}."""
     from sonic.protocol import RedisServerFactory
     proto = RedisServerFactory(server).buildProtocol(None)
     transport = SocketTransport(sock)
+    transport.fileno = lambda: sock.fd
     proto.makeConnection(transport)
-    assert proto._fast_write
+    assert proto._fast_write and proto.fd == sock.fd
     return proto, transport
 
 

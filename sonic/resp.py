@@ -123,9 +123,10 @@ def split_args(line):
 #: Chunks up to this size are tried as one canonical request (L{canonical_request}):
 #: single requests are small; a larger chunk is most often a pipeline.
 CANONICAL_MAX = 1024
-# The header lines of a canonical request no longer than CANONICAL_MAX:
-# indexing a table is cheaper than formatting (b"*%d" % n).
-_STAR_LINE = [b"*%d" % n for n in range(CANONICAL_MAX + 1)]
+# The header lines of a canonical request no longer than CANONICAL_MAX (an
+# argument takes at least 6 bytes): looking them up in a table is cheaper
+# than formatting or parsing numbers.
+_ARGC_OF_STAR_LINE = {b"*%d" % n: n for n in range(1, CANONICAL_MAX // 6 + 1)}
 _DOLLAR_LINE = [b"$%d" % n for n in range(CANONICAL_MAX + 1)]
 
 
@@ -138,21 +139,26 @@ def canonical_request(data):
     RESP parser (Redis' own included) reads as exactly this argv, so no limit
     or error of the full parser can apply (the caller keeps chunks small and
     leaves unauthenticated clients to the full parser).  Anything else,
-    including an argument that holds CRLF, says None and goes to the full
-    parser.  At one request per read this is the common case, and checking
-    the shape of a split costs a third of driving a parser over it.
+    including an argument that holds CRLF or a second request (a pipeline:
+    the split stops after the first request's lines), says None and goes to
+    the full parser.  At one request per read this is the common case, and
+    checking the shape of a split costs a third of driving a parser over it.
 
     C{data} must be at most L{CANONICAL_MAX} bytes long.
     """
-    parts = data.split(b"\r\n")
-    n = len(parts)
-    # *k, k pairs ($len, argument), and the empty tail after the last CRLF.
-    if n & 1 or n < 4 or parts[-1] or parts[0] != _STAR_LINE[(n - 2) >> 1]:
+    head, _, rest = data.partition(b"\r\n")
+    argc = _ARGC_OF_STAR_LINE.get(head)
+    if argc is None:
         return None
-    for i in range(1, n - 1, 2):
+    # argc pairs ($len, argument), and the empty tail after the last CRLF.
+    n = 2 * argc
+    parts = rest.split(b"\r\n", n)
+    if len(parts) != n + 1 or parts[n]:
+        return None
+    for i in range(0, n, 2):
         if parts[i] != _DOLLAR_LINE[len(parts[i + 1])]:
             return None
-    return parts[2:n - 1:2]
+    return parts[1:n:2]
 
 
 class RespParser(object):

@@ -18,7 +18,7 @@ case (small elements) pays nothing: LRANGE copies a slice as it is, and the
 scans run in C (C{operator.indexOf}).
 
 LRANGE, which answers hundreds of elements (and is benchmarked), returns its
-reply already encoded (L{_bulk_array}, a L{Raw}); an array of bulk strings is
+reply already encoded (L{sonic.resp.bulk_array}, a L{Raw}); an array of bulk strings is
 the same bytes in RESP2 and RESP3.
 
 Redis' order of checks is kept everywhere: most commands parse their
@@ -46,7 +46,7 @@ from sonic.commands.containers import drop_if_empty, pack, read, unpack, write_l
 from sonic.errors import CommandError
 from sonic.notify import NOTIFY_LIST, notify, notify_emptied
 from sonic.registry import command
-from sonic.resp import NULL_ARRAY, OK, Raw
+from sonic.resp import NULL_ARRAY, OK, Raw, bulk_array
 from sonic.store.compression import Compressed
 from sonic.store.keyspace import COPIERS, ENCODERS, TYPE_NAMES
 from sonic.util import LLONG_MIN, string2ll
@@ -467,42 +467,6 @@ def lindex(client, key, index):
     return e
 
 
-class _Headers(dict):
-    """Bulk string headers without their CRLF (C{b"$3"}) by length; lengths past 1024 are made on demand."""
-    __slots__ = ()
-
-    def __missing__(self, n):
-        return b"$%d" % n
-
-
-_HEADERS = _Headers((n, b"$%d" % n) for n in range(1025))
-
-
-def _bulk_array(elements):
-    """C{elements} (bytes) encoded as a RESP array of bulk strings (the same in RESP2 and RESP3).
-
-    LRANGE answers hundreds of elements.  Elements of one length (ids,
-    hashes, counters) are joined with one separator that holds the next
-    header; others get their headers interleaved with slice assignments.
-    Both make one C{join}, three to six times as fast as encoding each
-    element on its own.
-    """
-    n = len(elements)
-    if not n:
-        return Raw(b"*0\r\n")
-    lengths = list(map(len, elements))
-    size = lengths[0]
-    if lengths.count(size) == n:
-        head = b"*%d\r\n$%d\r\n" % (n, size)
-        return Raw(head + (b"\r\n$%d\r\n" % size).join(elements) + b"\r\n")
-    parts = [None] * (2 * n + 2)
-    parts[0] = b"*%d" % n
-    parts[1:-1:2] = map(_HEADERS.__getitem__, lengths)
-    parts[2:-1:2] = elements
-    parts[-1] = b""
-    return Raw(b"\r\n".join(parts))
-
-
 def _slice(value, start, end):
     """Elements C{start}..C{end} (inclusive, already clamped) read from the nearer end."""
     n = len(value)
@@ -545,7 +509,7 @@ def lrange(client, key, start, stop):
         out = _slice(value, s, e)
     if value.packed:
         out = _unpack_all(server, out)
-    return _bulk_array(out)
+    return Raw(bulk_array(out))
 
 
 @command("lpos")

@@ -4,8 +4,8 @@ import hiredis
 import pytest
 
 from sonic.blocking import BLOCKED
-from sonic.commands.lists import List, _bulk_array, _find
-from sonic.resp import NULL_ARRAY, Error, encode
+from sonic.commands.lists import List, _find
+from sonic.resp import NULL_ARRAY, Error, bulk_array, encode
 from sonic.store.compression import Compressed
 from tests.helpers import Client, call, connect, make_server
 
@@ -39,8 +39,9 @@ def _lrange(client, key):
 @pytest.mark.parametrize("elements", [[], [b""], [b"", b""], [b"a"], [b"ab", b"cd", b"e"], [b"\r\n"] * 3,
                                       [b"x" * 1024, b"y" * 1025, b"abc"], [b"xxx"] * 600, [b"z" * 2000] * 2])
 def test_bulk_array_encoding(elements):
-    """LRANGE's own encoder gives exactly the generic encoder's bytes, in RESP2 and RESP3."""
-    assert _bulk_array(elements) == encode(elements, 2) == encode(elements, 3)
+    """LRANGE's encoder (the encoder's one for arrays of strings) gives each element as a bulk, in RESP2 and RESP3."""
+    expected = b"*%d\r\n" % len(elements) + b"".join(b"$%d\r\n%s\r\n" % (len(e), e) for e in elements)
+    assert bulk_array(elements) == encode(elements, 2) == encode(elements, 3) == expected
 
 
 # -- WRONGTYPE and argument order -----------------------------------------------------

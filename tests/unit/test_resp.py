@@ -658,6 +658,29 @@ def test_encode(value, resp2, resp3):
     assert encode(value) == resp2
 
 
+def bulk(item):
+    return b"$%d\r\n%s\r\n" % (len(item), item)
+
+
+@settings(max_examples=200, deadline=None)
+@given(items=st.lists(st.one_of(st.binary(max_size=12), st.sampled_from([b"", b"\r\n", b"x" * 1024,
+                                                                        b"y" * 1025, b"z" * 5000])),
+                      max_size=40),
+       intruder=st.sampled_from([None, 7, Status(b"OK"), [b"a"]]), at=st.integers(0, 40))
+def test_arrays_of_bulk_strings(items, intruder, at):
+    """Long arrays of bytes take the table-and-join path; every item encodes as a bulk, as in the loop."""
+    expected_items = [bulk(i) for i in items]
+    if intruder is not None and at <= len(items):
+        items = items[:at] + [intruder] + items[at:]
+        expected_items.insert(at, encode(intruder, 2))
+    body = b"".join(expected_items)
+    n = len(items)
+    assert encode(items, 2) == encode(tuple(items), 3) == b"*%d\r\n" % n + body
+    assert encode(RSet(items), 2) == b"*%d\r\n" % n + body
+    if intruder is None:
+        assert encode(RSet(items), 3) == b"~%d\r\n" % n + body
+
+
 def test_encode_int_subclass_and_unencodable():
     """An int subclass (not bool) is an integer; an unknown type is a TypeError, not garbage."""
     class Num(int):

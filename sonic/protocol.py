@@ -329,28 +329,27 @@ class RedisServerProtocol(Client, Protocol):
 
     # -- output ---------------------------------------------------------------
 
-    def _send(self, data):
+    def _send(self, data, held=False):
         """Write C{data}, straight to the socket when nothing is queued before it.
 
         With appendfsync always, while the AOF holds writes not yet on disk,
-        replies wait in the server's queue (L{Server.release_replies}).
+        replies wait in the server's queue (L{Server.release_replies}), which
+        sends them with L{send_now} (C{held} true).  (One method for both, as every reply
+        goes through it: a Python call less per request.)
         """
-        if self._push_buf is not None:
-            # Messages queued earlier this reactor turn go first, as in
-            # Redis' one output buffer.
-            buf = self._push_buf
-            self._push_buf = None
-            buf.append(data)
-            data = b"".join(buf)
-        server = self.server
-        server.stat_net_output += len(data)
-        if server.hold_replies:
-            server.held_replies.append((self, data))
-            return
-        self.send_now(data)
-
-    def send_now(self, data):
-        """Write C{data} now (L{_send} without the AOF's hold)."""
+        if not held:
+            if self._push_buf is not None:
+                # Messages queued earlier this reactor turn go first, as in
+                # Redis' one output buffer.
+                buf = self._push_buf
+                self._push_buf = None
+                buf.append(data)
+                data = b"".join(buf)
+            server = self.server
+            server.stat_net_output += len(data)
+            if server.hold_replies:
+                server.held_replies.append((self, data))
+                return
         if self._closed:
             return
         t = self.transport
@@ -367,6 +366,10 @@ class RedisServerProtocol(Client, Protocol):
                 t.write(data[sent:])
             return
         t.write(data)
+
+    def send_now(self, data):
+        """Write C{data} now: a reply the AOF held until its fsync (L{Server.release_replies})."""
+        self._send(data, True)
 
     def unblocked(self, reply):
         """Send a served (or timed out) blocking command's reply, then read on."""

@@ -414,8 +414,7 @@ class HiredisParser(object):
         # request begun (its header read, its arguments still to come: a
         # chunk that looks like a request is then an argument's bytes).
         if (self.ready or slow._pos != len(slow._buf) or slow._argv is not None
-                or slow.auth_required or data[:1] != b"*" or data[-1:] != b"\n"
-                or len(data) > slow.max_bulk_len):
+                or slow.auth_required):
             slow.buffer(data)
             return
         if len(data) <= CANONICAL_MAX:
@@ -424,6 +423,9 @@ class HiredisParser(object):
                 self.ready = [argv]
                 self.only_ready = True
                 return
+        if data[:1] != b"*" or data[-1:] != b"\n" or len(data) > slow.max_bulk_len:
+            slow.buffer(data)
+            return
         # Byte values of ~ % | >: an int needle is a plain memchr.
         rare = 126 in data or 37 in data or 124 in data or 62 in data
         if (_HUGE_AGGREGATE if rare else _HUGE_ARRAY)(data) is not None:

@@ -103,13 +103,15 @@ def main():
     try:
         for pipeline in pipelines:
             runs = {sonic.name: [], redis.name: []}
-            # The servers take turns, so a change in the machine's load
-            # (other processes on the 2 cores) weighs on both alike.
-            for _ in range(args.repeat):
-                for server in (sonic, redis):
-                    server.command("FLUSHALL")
-                    runs[server.name].append(
-                        benchmark(server.port, args.tests, args.clients, requests, pipeline))
+            # The servers take turns test by test, so a change in the
+            # machine's speed (other processes or virtual machines on the
+            # cores; it moves in steps lasting seconds) weighs on both alike.
+            for test in args.tests.split(","):
+                for _ in range(args.repeat):
+                    for server in (sonic, redis):
+                        server.command("FLUSHALL")
+                        runs[server.name].append(
+                            benchmark(server.port, test, args.clients, requests, pipeline))
             for name, rates in runs.items():
                 results[name, pipeline] = best(rates)
     finally:

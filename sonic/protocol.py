@@ -334,8 +334,8 @@ class RedisServerProtocol(Client, Protocol):
 
         With appendfsync always, while the AOF holds writes not yet on disk,
         replies wait in the server's queue (L{Server.release_replies}), which
-        sends them with L{send_now} (C{held} true).  (One method for both, as every reply
-        goes through it: a Python call less per request.)
+        sends them with L{send_now} (C{held} true).  One method for both, as
+        every reply goes through it: a Python call less per request.
         """
         if not held:
             if self._push_buf is not None:

@@ -520,13 +520,18 @@ def test_random_picks_are_uniform_and_skip_deleted():
     assert sorted(listed) == sorted(h)
 
 
-def test_one_field_hset_keeps_the_sampler_in_step():
-    """One-field HSETs on a sampled hash list a new field once and give a deleted field its old slot back."""
+def _sampled_hash(n):
+    """A client and the hash "h" of C{n} fields f0..f<n-1>, whose sampler a first HRANDFIELD built."""
     server = make_server()
     c = Client(server)
-    call(c, "HSET", "h", *[x for i in range(100) for x in ("f%d" % i, "v")])
+    call(c, "HSET", "h", *[x for i in range(n) for x in ("f%d" % i, "v")])
     call(c, "HRANDFIELD", "h")
-    h = server.store.dbs[0].lookup(b"h")
+    return c, server.store.dbs[0].lookup(b"h")
+
+
+def test_one_field_hset_keeps_the_sampler_in_step():
+    """One-field HSETs on a sampled hash list a new field once and give a deleted field its old slot back."""
+    c, h = _sampled_hash(100)
     call(c, "HDEL", "h", "f0")
     assert call(c, "HSET", "h", "f0", "again") == 1
     assert call(c, "HSET", "h", "f1", "again") == 0
@@ -537,11 +542,7 @@ def test_one_field_hset_keeps_the_sampler_in_step():
 
 def test_sampler_dropped_when_mostly_stale():
     """Deleting most of a sampled hash drops the sampler; the next pick rebuilds it from live fields."""
-    server = make_server()
-    c = Client(server)
-    call(c, "HSET", "h", *[x for i in range(500) for x in ("f%d" % i, "v")])
-    call(c, "HRANDFIELD", "h")
-    h = server.store.dbs[0].lookup(b"h")
+    c, h = _sampled_hash(500)
     call(c, "HDEL", "h", *["f%d" % i for i in range(400)])
     assert h.sampler is None
     assert call(c, "HRANDFIELD", "h") in h

@@ -119,12 +119,17 @@ def _limit_for(n):
     return n * entry_size(b"k10000", b"x" * 100)
 
 
-def test_noeviction_refuses_writes_not_reads():
-    """noeviction: over the limit, denyoom commands get -OOM, reads and DEL still run."""
-    server, c = _server("noeviction", _limit_for(100))
+def _write_over_the_limit(policy):
+    """90 keys under C{policy}, the limit lowered to about 50 of them, then a SET: (server, client, reply)."""
+    server, c = _server(policy, _limit_for(100))
     _fill(c, 90)
     call(c, "CONFIG", "SET", "maxmemory", str(_limit_for(50)))
-    reply = call(c, "SET", "new", "v")
+    return server, c, call(c, "SET", "new", "v")
+
+
+def test_noeviction_refuses_writes_not_reads():
+    """noeviction: over the limit, denyoom commands get -OOM, reads and DEL still run."""
+    server, c, reply = _write_over_the_limit("noeviction")
     assert isinstance(reply, Error) and reply.message.startswith("OOM command not allowed")
     assert call(c, "GET", "k1") == b"x" * 100
     assert call(c, "DEL", "k1") == 1
@@ -213,10 +218,7 @@ def test_volatile_ttl_evicts_the_nearest_deadlines_and_spares_persistent_keys():
 
 def test_volatile_policy_without_volatile_keys_refuses():
     """volatile-lru with nothing that has a TTL: nothing may go, so -OOM (as Redis)."""
-    server, c = _server("volatile-lru", _limit_for(100))
-    _fill(c, 90)
-    call(c, "CONFIG", "SET", "maxmemory", str(_limit_for(50)))
-    reply = call(c, "SET", "new", "v")
+    server, c, reply = _write_over_the_limit("volatile-lru")
     assert isinstance(reply, Error) and reply.message.startswith("OOM")
     assert call(c, "DBSIZE") == 90
 

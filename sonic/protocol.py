@@ -154,9 +154,9 @@ class RedisServerProtocol(Client, Protocol):
         previous = server.current_client
         server.current_client = self
         store = server.store
-        # store.snapshot() inlined below (a Python frame less per command):
-        # the same clock read, once per command.
-        clock_seconds = store.clock.seconds
+        # Each command forgets the previous one's time snapshot: the clock is
+        # read when the command first needs the time (ShardedStore.__getattr__).
+        forget_now = store.__dict__.pop
         ran = 0  # commands run on the lean path, not yet in server.stat_commands
         lean = None
         try:
@@ -196,7 +196,7 @@ class RedisServerProtocol(Client, Protocol):
                     spec = lean.get(argv[0], _NOT_PLAIN)
                     if argc in spec.argcs:
                         # execute() and call() for this case, inlined (keep in step).
-                        store.now = int(clock_seconds() * 1000)
+                        forget_now("now", None)
                         self.argv = argv
                         self.last_cmd = spec.fullname
                         handler = spec.handler

@@ -448,8 +448,12 @@ class ShardedStore(Service):
     """The whole keyspace as a Twisted service: starting it starts the expiry timers.
 
     @ivar clock: the L{IReactorTime} that gives time and runs the timers.
-    @ivar now: the time snapshot (ms) of the command running now, set by
-        the dispatcher from C{clock} once per command.
+    @ivar now: the time snapshot (ms) of the command running now, read
+        from C{clock} once per command: by the dispatcher before the command
+        runs (L{snapshot}), or, on the protocol's lean path, when the
+        command first asks for it (L{__getattr__}), so that a command that
+        never needs the time (a GET on a keyspace without TTLs) does not
+        read the clock.
     @ivar replica: while true, keys are never expired here (the master's DEL
         does it); logically expired keys are only hidden.
     @ivar expire_hooks: callables C{(db, key)} run for every key removed by
@@ -502,6 +506,17 @@ class ShardedStore(Service):
         """Read the clock once for the command about to run (ms)."""
         self.now = now = int(self.clock.seconds() * 1000)
         return now
+
+    def __getattr__(self, name):
+        """Read the clock for L{now} once it is forgotten (the only attribute ever missing).
+
+        The protocol's lean path forgets it as each command begins (it pops
+        C{"now"} from the instance dictionary), so the first read in the
+        command reads the clock and later reads find the snapshot.
+        """
+        if name == "now":
+            return self.snapshot()
+        raise AttributeError(name)
 
     def startService(self):
         Service.startService(self)

@@ -13,6 +13,7 @@ run to run, so only their counts are compared.
 import re
 
 import pytest
+from twisted.internet import task
 
 from sonic import protocol
 from sonic.registry import PLAIN, PLAIN_READ, TABLE, all_specs
@@ -323,3 +324,42 @@ def test_data_fed_while_a_command_runs_is_run_in_the_same_batch(monkeypatch, hir
     monkeypatch.setattr(TABLE[b"echo"], "handler", echo)
     proto.dataReceived(pipeline(("SET", "late", "1"), ("ECHO", "x")))
     assert transport.value() == b"+OK\r\n$1\r\nx\r\n$1\r\n1\r\n"
+
+
+class CountingClock(task.Clock):
+    """A task.Clock that counts how often the time is read."""
+
+    reads = 0
+
+    def seconds(self):
+        self.reads += 1
+        return task.Clock.seconds(self)
+
+
+def test_lean_commands_read_the_clock_once_and_only_when_they_need_the_time(hiredis_parser):
+    """GETs on a keyspace without TTLs never read the clock; a TTL's reader reads it once per command."""
+    clock = CountingClock()
+    server = make_server(clock=clock, hiredis_parser=hiredis_parser)
+    proto, transport = connect(server)
+    proto.dataReceived(pipeline(("SET", "a", "1"), ("SET", "b", "2")))
+    before = clock.reads
+    proto.dataReceived(pipeline(("GET", "a"), ("GET", "b"), ("GET", "missing")))
+    assert clock.reads == before
+    proto.dataReceived(cmd("PEXPIRE", "b", "5000"))
+    before = clock.reads
+    # PTTL reads `now` twice (the deadline check in the lookup, then the TTL).
+    proto.dataReceived(cmd("PTTL", "b") * 3)
+    assert clock.reads == before + 3
+    assert transport.value().endswith(b":5000\r\n" * 3)
+
+
+def test_lean_commands_see_the_clock_move_between_batches(hiredis_parser):
+    """The time a lean command sees is read for it, not left over from an earlier command."""
+    server = make_server(hiredis_parser=hiredis_parser)
+    proto, transport = connect(server)
+    proto.dataReceived(pipeline(("SET", "k", "v", "PX", "100"), ("GET", "k")))
+    server.clock.advance(0.05)
+    proto.dataReceived(cmd("PTTL", "k"))
+    server.clock.advance(0.051)
+    proto.dataReceived(pipeline(("GET", "k"), ("EXISTS", "k")))
+    assert transport.value() == b"+OK\r\n$1\r\nv\r\n:50\r\n$-1\r\n:0\r\n"

@@ -441,8 +441,14 @@ class HiredisParser(object):
             while True:
                 argv = reader.gets()
                 if type(argv) is not list:
+                    # b"" is also what the chunk's own $0 or + gives, and
+                    # "no reply" after it can mean a request begun: a probe
+                    # comes back alone only from a reader between replies
+                    # (a request begun takes it in).
                     if argv == b"" and reader.gets() is _NO_REPLY:
-                        break  # the sentinel, and nothing after it
+                        reader.feed(b"+x\r\n")
+                        if reader.gets() == b"x":
+                            break  # the sentinel, and nothing after it
                     raise ValueError
                 # Every argument a bulk string: join() refuses anything else
                 # hiredis makes of other types (int, None, list, float, bool,

@@ -246,11 +246,50 @@ def test_hiredis_and_python_parsers_agree(data, cut, auth_required):
     (b"*1\r\n$4\r\nPING\r\n$0\r\n", ([[b"PING"], [b"$0"]], None)),
     (b"*1\r\n$4\r\nPING\r\n$0\r\n\r\n", ([[b"PING"], [b"$0"]], None)),
     (b"*1\r\n$4\r\nPING\r\n+\r\n", ([[b"PING"], [b"+"]], None)),
+    # The chunk's own empty bulk or status, then a request begun: hiredis
+    # answers b"" then "no reply", as for the sentinel alone.
+    (b"*1\r\n$4\r\nPING\r\n$0\r\n\r\n*3\r\n$3\r\nSET\r\n", ([[b"PING"], [b"$0"]], None)),
+    (b"*1\r\n$4\r\nPING\r\n$0\r\n\r\n$5\r\n", ([[b"PING"], [b"$0"], [b"$5"]], None)),
+    (b"*1\r\n$4\r\nPING\r\n+\r\n*2\r\n$3\r\nGET\r\n", ([[b"PING"], [b"+"]], None)),
 ])
 def test_hiredis_reply_types_are_not_requests(data, expected):
     """Reply types hiredis turns into bytes or lists are refused or read inline, as by Redis."""
     assert parse(data, HiredisParser) == expected
     assert parse(data, RespParser) == expected
+
+
+@needs_hiredis
+@pytest.mark.parametrize("chunks", [
+    [b"*1\r\n$4\r\nPING\r\n$0\r\n\r\n*3\r\n$3\r\nSET\r\n", b"$1\r\nk\r\n$1\r\nv\r\n", b"*1\r\n$4\r\nPING\r\n"],
+    [b"*1\r\n$4\r\nPING\r\n$0\r\n\r\n$5\r\n", b"abcde\r\n*1\r\n$4\r\nPING\r\n"],
+    [b"*1\r\n$4\r\nPING\r\n$0\r\n\r\n$1\r\nx\r\n", b"*1\r\n$4\r\nPING\r\n"],
+])
+def test_a_request_begun_after_an_empty_bulk_is_kept(chunks):
+    """A request begun after the chunk's own $0 is finished by the next chunk, as Redis reads it.
+
+    hiredis once kept it half read (taking in the sentinel) and the chunk
+    counted as whole, so the rest of the request was read as new requests.
+    """
+    assert run(HiredisParser(), chunks) == run(RespParser(), chunks)
+
+
+# A request that a later chunk finishes, after top-level elements of any type.
+begun_request = st.tuples(valid_multibulk, st.integers(1, 60)).map(
+    lambda t: t[0][:-t[1]] if t[0][:-t[1]].endswith(b"\n") else t[0][:-t[1]] + b"\n")
+elements_then_begun = st.tuples(
+    valid_multibulk,
+    st.lists(st.one_of(st.sampled_from([b"$0\r\n\r\n", b"+\r\n"]), typed_element, valid_multibulk),
+             max_size=3),
+    begun_request,
+    st.one_of(valid_stream, st.binary(max_size=40))).map(lambda t: [t[0] + b"".join(t[1]) + t[2], t[3]])
+
+
+@needs_hiredis
+@fuzz
+@given(chunks=elements_then_begun)
+def test_hiredis_and_python_parsers_agree_on_requests_begun(chunks):
+    """Whole requests, top-level elements of any type, then a request begun: both parsers read the same."""
+    assert run(HiredisParser(), chunks) == run(RespParser(), chunks)
 
 
 @needs_hiredis

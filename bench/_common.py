@@ -92,17 +92,23 @@ class Server(object):
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start_sonic(*args, twistd=False):
-    """Start this checkout's sonic (sonic-server, or twistd -n sonic) with C{args}."""
+def start_sonic(*args, twistd=False, python=None):
+    """Start this checkout's sonic (sonic-server, or twistd -n sonic) with C{args}.
+
+    C{python}: the interpreter to run it with (one that has sonic's
+    dependencies installed, a virtual environment's for instance); this
+    script's own by default.
+    """
+    python = python or sys.executable
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="sonic-bench-")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     common = ["--port", str(port), "--bind", "127.0.0.1", "--dir", workdir] + [str(a) for a in args]
     if twistd:
-        cmd = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+        cmd = [python, "-c", "from twisted.scripts.twistd import run; run()",
                "-n", "--pidfile=", "sonic"] + common
     else:
-        cmd = [sys.executable, "-m", "sonic.cli"] + common
+        cmd = [python, "-m", "sonic.cli"] + common
     return Server("sonic", cmd, port, workdir, env)
 
 

@@ -77,6 +77,13 @@ def best(runs):
     return out
 
 
+def interpreter(python):
+    """The interpreter's path and version, for the report (its build matters: see bench/README)."""
+    version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
+                             capture_output=True, text=True).stdout.strip()
+    return "%s (Python %s)" % (os.path.realpath(python), version)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="20000 requests per test")
@@ -88,6 +95,8 @@ def main():
     p.add_argument("-P", "--pipelines", default="1,16", help="comma-separated pipeline depths")
     p.add_argument("--repeat", type=int, default=1, help="runs per test; the best is kept")
     p.add_argument("--twistd", action="store_true", help="run sonic with twistd -n sonic")
+    p.add_argument("--python", help="interpreter to run sonic with (it needs sonic's dependencies, "
+                   "e.g. a venv's bin/python); default: the one running this script")
     p.add_argument("--sonic-arg", action="append", default=[],
                    help="extra sonic-server argument, e.g. --sonic-arg=--hiredis-parser --sonic-arg=no")
     args = p.parse_args()
@@ -96,7 +105,7 @@ def main():
         args.tests = SUITES[args.suite]
     pipelines = [int(x) for x in args.pipelines.split(",")]
 
-    sonic = start_sonic("--save", "", *args.sonic_arg, twistd=args.twistd)
+    sonic = start_sonic("--save", "", *args.sonic_arg, twistd=args.twistd, python=args.python)
     redis = start_redis()
     results = {}
     load_before = os.getloadavg()
@@ -121,6 +130,7 @@ def main():
 
     print("redis-benchmark -t %s -c %d -n %d (best of %d); requests per second"
           % (args.tests, args.clients, requests, args.repeat))
+    print("sonic runs on %s" % interpreter(args.python or sys.executable))
     print("load average (1, 5, 15 min): %.2f %.2f %.2f before, %.2f %.2f %.2f after"
           % (load_before + load_after))
     print("%-16s %4s %14s %14s %8s" % ("test", "-P", "redis-server", "sonic", "sonic/redis"))

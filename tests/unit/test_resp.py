@@ -269,13 +269,21 @@ def test_a_request_begun_after_an_empty_bulk_is_kept(chunks):
 
     hiredis once kept it half read (taking in the sentinel) and the chunk
     counted as whole, so the rest of the request was read as new requests.
+    The last case ends in the chunk's own bulk "x", what the probe status
+    gives back: a probe fed together with the sentinel would take it for
+    its own.
     """
     assert run(HiredisParser(), chunks) == run(RespParser(), chunks)
 
 
 # A request that a later chunk finishes, after top-level elements of any type.
+def _ending_in_newline(data):
+    """C{data} as a chunk the hiredis path takes: ending in a newline."""
+    return data if data.endswith(b"\n") else data + b"\n"
+
+
 begun_request = st.tuples(valid_multibulk, st.integers(1, 60)).map(
-    lambda t: t[0][:-t[1]] if t[0][:-t[1]].endswith(b"\n") else t[0][:-t[1]] + b"\n")
+    lambda t: _ending_in_newline(t[0][:-t[1]]))
 elements_then_begun = st.tuples(
     valid_multibulk,
     st.lists(st.one_of(st.sampled_from([b"$0\r\n\r\n", b"+\r\n"]), typed_element, valid_multibulk),

@@ -622,7 +622,7 @@ _BULK_HEADERS = _BulkHeaders(enumerate(_DOLLAR_LINE))
 
 
 def bulk_array(elements, kind=b"*"):
-    """C{elements} (a list or tuple of bytes) encoded as a RESP array of bulk strings.
+    """C{elements} (a list, tuple or L{RSet} of bytes) encoded as a RESP array of bulk strings.
 
     C{kind} C{b"~"} makes it a RESP3 set.  Replies of hundreds of strings
     (LRANGE, SMEMBERS, KEYS...) are encoded without a Python loop:

@@ -508,7 +508,7 @@ class ShardedStore(Service):
         return now
 
     def __getattr__(self, name):
-        """Read the clock for L{now} once it is forgotten (the only attribute ever missing).
+        """Read the clock for L{now} once it is forgotten (any other missing name is an error).
 
         The protocol's lean path forgets it as each command begins (it pops
         C{"now"} from the instance dictionary), so the first read in the

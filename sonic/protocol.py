@@ -194,7 +194,7 @@ class RedisServerProtocol(Client, Protocol):
                 try:
                     argc = len(argv)
                     spec = lean.get(argv[0], _NOT_PLAIN)
-                    if argc in spec.argcs:
+                    if argc == spec.arity or argc >= spec.least_argc:
                         # execute() and call() for this case, inlined (keep in step).
                         forget_now("now", None)
                         self.argv = argv
@@ -505,7 +505,8 @@ _NOTHING = {}
 
 class _NotPlain(object):
     """What the lean path's lookup gives for a command it may not run: no argument count fits."""
-    argcs = ()
+    arity = 0
+    least_argc = 1 << 62
 
 
 _NOT_PLAIN = _NotPlain()

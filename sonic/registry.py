@@ -110,9 +110,11 @@ class CommandSpec(object):
         self.no_multi = "no_multi" in self.flags
         self.loading_ok = "loading" in self.flags
         self.stale_ok = "stale" in self.flags
-        #: The argument counts (argv lengths) the arity allows: C{argc in
-        #: spec.argcs} is one C-level test.
-        self.argcs = range(self.arity, self.arity + 1) if self.arity > 0 else range(-self.arity, 1 << 62)
+        #: The fewest arguments (argv length) a variadic command takes, and
+        #: more than any argv for one of fixed arity: the arity allows argc
+        #: when C{argc == spec.arity or argc >= spec.least_argc}.  (Two int
+        #: comparisons; C{argc in range(...)} costs four times as much.)
+        self.least_argc = -self.arity if self.arity < 0 else 1 << 62
         #: A plain data command: it reads or writes keys and cannot change
         #: what the protocol's lean path relies on (MULTI, authentication,
         #: subscriptions, tracking, MONITOR, replication, configuration) nor

@@ -141,6 +141,19 @@ def test_mixed_pipeline_agrees(monkeypatch, hiredis_parser):
     assert seen["total_commands_processed"] == 33
 
 
+def test_only_argument_counts_the_arity_allows_run_lean(monkeypatch, hiredis_parser):
+    """Fixed arity (GET 2): exactly; variadic (MGET -2, HSET -4): at least; the rest are refused by the full path."""
+    script = [(0, pipeline(
+        ("GET",), ("GET", "a"), ("GET", "a", "b"), ("MGET",), ("MGET", "a"), ("MGET", "a", "b", "c"),
+        ("HSET", "h", "f"), ("HSET", "h", "f", "v"), ("HSET", "h", "f", "v", "g", "w"),
+        ("MSET", "k"), ("MSET", "k", "v"), ("MSET", *["k%d" % i for i in range(200)]),
+    ))]
+    outputs, seen, full = compare(monkeypatch, script, hiredis_parser=hiredis_parser)
+    assert full == [b"get", b"get", b"mget", b"hset", b"mset"]
+    assert outputs[0].count(b"-ERR wrong number of arguments") == 5
+    assert seen["commandstats"]["mset"] == (2, 0, 1, 2)
+
+
 def test_full_path_commands_in_the_middle_agree(monkeypatch, hiredis_parser):
     """MULTI/EXEC, SELECT, CLIENT REPLY, HELLO 3 and INFO in the middle of plain commands: same on both paths."""
     script = [(0, pipeline(

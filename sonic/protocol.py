@@ -30,7 +30,7 @@ from sonic.blocking import BLOCKED
 from sonic.dispatch import Client, execute, handler_failed
 from sonic.errors import CommandError, ProtocolError
 from sonic.registry import PLAIN, PLAIN_READ, lean_ran
-from sonic.resp import OK, PONG, Raw, encode, make_parser
+from sonic.resp import BULK_HEADER_LINES, CANONICAL_MAX, OK, PONG, Raw, encode, make_parser
 
 __all__ = ["RedisServerProtocol", "RedisServerFactory"]
 
@@ -243,7 +243,16 @@ class RedisServerProtocol(Client, Protocol):
                     # The commonest replies encoded here, without a call.
                     t = type(reply)
                     if t is bytes:
-                        reply = b"$%d\r\n%s\r\n" % (len(reply), reply)
+                        n = len(reply)
+                        if n <= CANONICAL_MAX and not self.mute:
+                            # Header and value as pieces of the join; the
+                            # CRLF goes in below as the reply.
+                            out.append(BULK_HEADER_LINES[n])
+                            out.append(reply)
+                            size += n
+                            reply = b"\r\n"
+                        else:
+                            reply = b"$%d\r\n%s\r\n" % (n, reply)
                     elif reply is OK:
                         reply = b"+OK\r\n"
                     elif t is int:

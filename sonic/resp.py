@@ -128,6 +128,11 @@ CANONICAL_MAX = 1024
 # than formatting or parsing numbers.
 _ARGC_OF_STAR_LINE = {b"*%d" % n: n for n in range(1, CANONICAL_MAX // 6 + 1)}
 _DOLLAR_LINE = [b"$%d" % n for n in range(CANONICAL_MAX + 1)]
+#: Bulk string headers with their CRLF by length, up to CANONICAL_MAX: the
+#: protocol writes a short bulk reply as header, value and CRLF, three
+#: pieces of the batch's one join, instead of formatting it (half the
+#: instructions).
+BULK_HEADER_LINES = [line + b"\r\n" for line in _DOLLAR_LINE]
 
 
 def canonical_request(data):
@@ -667,7 +672,13 @@ def _encode_into(out, value, resp):
         for item in value:
             # Bulk strings inline: MGET and friends reply some of them.
             if type(item) is bytes:
-                append(b"$%d\r\n%s\r\n" % (len(item), item))
+                n = len(item)
+                if n <= CANONICAL_MAX:
+                    append(BULK_HEADER_LINES[n])
+                    append(item)
+                    append(b"\r\n")
+                else:
+                    append(b"$%d\r\n%s\r\n" % (n, item))
             else:
                 _encode_into(out, item, resp)
     elif t is str:

@@ -154,6 +154,17 @@ def test_only_argument_counts_the_arity_allows_run_lean(monkeypatch, hiredis_par
     assert seen["commandstats"]["mset"] == (2, 0, 1, 2)
 
 
+@pytest.mark.parametrize("size", [0, 1, 1024, 1025, 70000])
+def test_bulk_replies_of_every_size_are_whole(monkeypatch, hiredis_parser, size):
+    """Short bulk replies go out as header, value and CRLF pieces, long ones formatted: same bytes, muted or not."""
+    value = b"v" * size
+    script = [(0, pipeline(("SET", "k", value), ("GET", "k"), ("CLIENT", "REPLY", "SKIP"), ("GET", "k"),
+                           ("GET", "k"), ("MGET", "k", "nothing", "k"), ("GET", "k")))]
+    outputs, seen, full = compare(monkeypatch, script, hiredis_parser=hiredis_parser)
+    bulk = b"$%d\r\n%s\r\n" % (size, value)
+    assert outputs[0] == b"+OK\r\n" + bulk + bulk + b"*3\r\n" + bulk + b"$-1\r\n" + bulk + bulk
+
+
 def test_full_path_commands_in_the_middle_agree(monkeypatch, hiredis_parser):
     """MULTI/EXEC, SELECT, CLIENT REPLY, HELLO 3 and INFO in the middle of plain commands: same on both paths."""
     script = [(0, pipeline(

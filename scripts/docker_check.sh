@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Build the Docker image and check it behaves like the official redis image.
 #
-#   scripts/docker_check.sh                 # needs a Docker daemon and python:3.12-slim
+#   scripts/docker_check.sh                 # needs a Docker daemon and python:3.11-slim
 #   scripts/docker_check.sh --standin-base  # no Docker Hub: build a stand-in base first
 #
-# --standin-base makes a local image tagged python:3.12-slim from Debian
+# --standin-base makes a local image tagged python:3.11-slim (the
+# Dockerfile's default base) from Debian
 # bookworm (debootstrap, from the Debian mirror) with this machine's CPython
 # copied to /usr/local, as the official image lays it out. It is only for
 # checking the Dockerfile where Docker Hub cannot be reached; the Python
-# version inside is the host's, not 3.12.
+# inside is the host's, and the image is built on it (--build-arg
+# PYTHON_VERSION=the host's version).
 #
 # Checks: the image builds; the container runs as the non-root sonic user in
 # /data; HEALTHCHECK turns healthy; redis-cli works from outside (protected
@@ -20,6 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGE=sonic:check
+build_args=()
 
 if [ "${1:-}" = "--standin-base" ]; then
 	rootfs=$(mktemp -d /tmp/sonic-base-XXXX)
@@ -44,12 +47,13 @@ if [ "${1:-}" = "--standin-base" ]; then
 	chmod +x "$rootfs/usr/local/bin/pip"
 	chroot "$rootfs" /sbin/ldconfig
 	tar -C "$rootfs" -c . | docker import -c 'ENV PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-		-c 'ENV LANG=C.UTF-8' - python:3.12-slim >/dev/null
+		-c 'ENV LANG=C.UTF-8' - "python:$ver-slim" >/dev/null
 	rm -rf "$rootfs"
-	echo "stand-in python:3.12-slim built (Python $ver)"
+	echo "stand-in python:$ver-slim built"
+	build_args=(--build-arg "PYTHON_VERSION=$ver")
 fi
 
-docker build --network host -t "$IMAGE" . >/tmp/sonic-docker-build.log
+docker build --network host "${build_args[@]}" -t "$IMAGE" . >/tmp/sonic-docker-build.log
 echo "image built"
 volume=sonic-check-$$
 docker volume create "$volume" >/dev/null

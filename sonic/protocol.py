@@ -155,7 +155,7 @@ class RedisServerProtocol(Client, Protocol):
         server.current_client = self
         store = server.store
         # Each command forgets the previous one's time snapshot: the clock is
-        # read when the command first needs the time (ShardedStore.__getattr__).
+        # read when the command first needs the time (ShardedStore.now).
         forget_now = store.__dict__.pop
         ran = 0  # commands run on the lean path, not yet in server.stat_commands
         lean = None

@@ -444,6 +444,23 @@ class Database(object):
                     self.store.signal_ready(db, key)
 
 
+class _ClockOnFirstRead(object):
+    """C{ShardedStore.now} while the instance has none: read the clock (L{ShardedStore.snapshot}).
+
+    The protocol's lean path forgets the snapshot as each command begins
+    (it pops C{"now"} from the instance dictionary), so the command's first
+    read comes here and later reads find the snapshot.  A descriptor
+    without C{__set__}, so the instance's value wins while it is there; a
+    C{__getattr__} would do the same but slow down every other attribute
+    read of the store (CPython does not specialize them then).
+    """
+
+    def __get__(self, store, cls=None):
+        if store is None:
+            return self
+        return store.snapshot()
+
+
 class ShardedStore(Service):
     """The whole keyspace as a Twisted service: starting it starts the expiry timers.
 
@@ -451,7 +468,7 @@ class ShardedStore(Service):
     @ivar now: the time snapshot (ms) of the command running now, read
         from C{clock} once per command: by the dispatcher before the command
         runs (L{snapshot}), or, on the protocol's lean path, when the
-        command first asks for it (L{__getattr__}), so that a command that
+        command first asks for it (L{_ClockOnFirstRead}), so that a command that
         never needs the time (a GET on a keyspace without TTLs) does not
         read the clock.
     @ivar replica: while true, keys are never expired here (the master's DEL
@@ -463,6 +480,7 @@ class ShardedStore(Service):
     """
 
     name = "store"
+    now = _ClockOnFirstRead()
 
     def __init__(self, databases=16, shards=16, clock=None, compressor=None,
                  run_in_thread=None):
@@ -506,17 +524,6 @@ class ShardedStore(Service):
         """Read the clock once for the command about to run (ms)."""
         self.now = now = int(self.clock.seconds() * 1000)
         return now
-
-    def __getattr__(self, name):
-        """Read the clock for L{now} once it is forgotten (any other missing name is an error).
-
-        The protocol's lean path forgets it as each command begins (it pops
-        C{"now"} from the instance dictionary), so the first read in the
-        command reads the clock and later reads find the snapshot.
-        """
-        if name == "now":
-            return self.snapshot()
-        raise AttributeError(name)
 
     def startService(self):
         Service.startService(self)

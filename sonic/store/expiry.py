@@ -67,7 +67,7 @@ def tick(store, sh):
         return
     now = int(store.clock.seconds() * 1000)
     saved_now = store.now
-    store.now = now
+    store.set_now(now)
     heap = sh.heap
     expires = sh.expires
     budget = store.expire_batch
@@ -85,7 +85,7 @@ def tick(store, sh):
                 store.expire_key(sh, key)
                 budget -= 1
     finally:
-        store.now = max(saved_now, now)
+        store.set_now(max(saved_now, now))
     if heap:
         if (not budget or not pops) and heap[0][0] < now:
             sh.timer = store.clock.callLater(0, tick, store, sh)

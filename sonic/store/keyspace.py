@@ -448,11 +448,13 @@ class _ClockOnFirstRead(object):
     """C{ShardedStore.now} while the instance has none: read the clock (L{ShardedStore.snapshot}).
 
     The protocol's lean path forgets the snapshot as each command begins
-    (it pops C{"now"} from the instance dictionary), so the command's first
-    read comes here and later reads find the snapshot.  A descriptor
-    without C{__set__}, so the instance's value wins while it is there; a
-    C{__getattr__} would do the same but slow down every other attribute
-    read of the store (CPython does not specialize them then).
+    (C{del store.now} while L{ShardedStore.has_now} says there is one), so
+    the command's first read comes here and later reads find the snapshot.
+    A descriptor without C{__set__}, so the instance's value wins while it
+    is there.  (Not a C{__getattr__}, nor popping from the instance's
+    C{__dict__}: either makes every other attribute read of the store
+    several times slower, as CPython 3.11 then no longer specializes them
+    or keeps the values in a dictionary.)
     """
 
     def __get__(self, store, cls=None):
@@ -471,6 +473,8 @@ class ShardedStore(Service):
         command first asks for it (L{_ClockOnFirstRead}), so that a command that
         never needs the time (a GET on a keyspace without TTLs) does not
         read the clock.
+    @ivar has_now: whether the instance holds a snapshot in C{now}; every
+        write of C{now} goes through L{snapshot} or L{set_now}, which set it.
     @ivar replica: while true, keys are never expired here (the master's DEL
         does it); logically expired keys are only hidden.
     @ivar expire_hooks: callables C{(db, key)} run for every key removed by
@@ -491,7 +495,7 @@ class ShardedStore(Service):
         self.dbs = [Database(self, i, shards) for i in range(databases)]
         self.compressor = compressor or Compressor()
         self._run_in_thread = run_in_thread
-        self.now = int(clock.seconds() * 1000)
+        self.set_now(int(clock.seconds() * 1000))
         self.replica = False
         self.applying_master = False
         self.active_expire = True
@@ -523,7 +527,13 @@ class ShardedStore(Service):
     def snapshot(self):
         """Read the clock once for the command about to run (ms)."""
         self.now = now = int(self.clock.seconds() * 1000)
+        self.has_now = True
         return now
+
+    def set_now(self, now):
+        """Make C{now} (ms) the time snapshot (the expiry timer's, between commands)."""
+        self.now = now
+        self.has_now = True
 
     def startService(self):
         Service.startService(self)

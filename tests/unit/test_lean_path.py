@@ -387,3 +387,67 @@ def test_lean_commands_see_the_clock_move_between_batches(hiredis_parser):
     server.clock.advance(0.051)
     proto.dataReceived(pipeline(("GET", "k"), ("EXISTS", "k")))
     assert transport.value() == b"+OK\r\n$1\r\nv\r\n:50\r\n$-1\r\n:0\r\n"
+
+
+def test_a_snapshot_left_by_the_expiry_timer_is_not_reused(hiredis_parser):
+    """The expiry timer sets the time between commands (set_now): lean commands after it read the clock anew."""
+    server = make_server(hiredis_parser=hiredis_parser)
+    proto, transport = connect(server)
+    proto.dataReceived(pipeline(("SET", "k", "v", "PX", "100"), ("SET", "later", "v", "PX", "5000")))
+    server.clock.advance(0.101)  # the timer fires: k expires, the store holds the timer's time
+    assert server.store.has_now
+    server.clock.advance(10)  # no command ran since: the timer's snapshot is stale
+    transport.clear()
+    proto.dataReceived(pipeline(("GET", "later"), ("PTTL", "k")))
+    assert transport.value() == b"$-1\r\n:-2\r\n"
+
+
+def test_the_lean_path_leaves_the_store_attributes_inline(hiredis_parser):
+    """Forgetting the snapshot deletes the attribute (del store.now), never through the store's __dict__.
+
+    Asking for an instance's __dict__ moves CPython's inline attribute
+    values into a dictionary and makes every attribute read of the store
+    several times slower; a store whose __dict__ cannot be asked for shows
+    the lean path does not.
+    """
+    from sonic.store.keyspace import ShardedStore
+
+    class NoDict(ShardedStore):
+        @property
+        def __dict__(self):
+            raise AssertionError("the store's __dict__ was asked for")
+
+    server = make_server(hiredis_parser=hiredis_parser)
+    server.store.__class__ = NoDict
+    proto, transport = connect(server)
+    proto.dataReceived(pipeline(("SET", "k", "v", "PX", "100"), ("PTTL", "k"), ("GET", "k"), ("GET", "k")))
+    assert transport.value() == b"+OK\r\n:100\r\n$1\r\nv\r\n$1\r\nv\r\n"
+
+
+def test_connecting_leaves_the_transport_attributes_inline():
+    """connectionMade gives the transport its own copies of Twisted's class defaults without asking for its __dict__.
+
+    (Asking would make every attribute read of the transport, Twisted's and
+    sonic's, several times slower: see test_the_lean_path_leaves_the_store_attributes_inline.)
+    """
+    from twisted.internet.testing import StringTransport
+    from sonic.protocol import RedisServerFactory
+
+    class Transport(StringTransport):
+        dataBuffer = b""
+        disconnecting = False
+
+        @property
+        def __dict__(self):
+            raise AssertionError("the transport's __dict__ was asked for")
+
+    server = make_server()
+    proto = RedisServerFactory(server).buildProtocol(None)
+    transport = Transport()
+    proto.makeConnection(transport)
+    proto.dataReceived(cmd("PING"))
+    assert transport.value() == b"+PONG\r\n"
+    # Its own copies: changing the class defaults does not show through.
+    Transport.dataBuffer = b"class"
+    Transport.disconnecting = True
+    assert (transport.dataBuffer, transport.disconnecting) == (b"", False)

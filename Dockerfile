@@ -5,8 +5,8 @@
 #   docker run -d -v $PWD/sonic.conf:/etc/sonic.conf:ro sonic /etc/sonic.conf
 # docker-entrypoint.sh adds --protected-mode no and --bind "* -::*" unless given.
 # The Python: 3.11 by default because it runs sonic's request path faster
-# than 3.12 and 3.13 (measured on one machine: a pipelined GET takes 15,000
-# instructions under 3.11, 17,800 under 3.12, 17,200 under 3.13, and 3.11
+# than 3.12 and 3.13 (measured on one machine: a pipelined GET takes 14,300
+# instructions under 3.11, 17,100 under 3.12, 16,900 under 3.13, and 3.11
 # served 12-20% more GETs per second than 3.12; bench/README.rst).  Any
 # 3.10+ works: docker build --build-arg PYTHON_VERSION=3.13 .
 ARG PYTHON_VERSION=3.11
